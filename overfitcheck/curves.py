@@ -1,0 +1,163 @@
+"""Fitted paths -> curves: fold means and standard errors, chosen alphas, learning curves."""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from .dataset import Dataset
+from .paths import PenaltyPath, fit_paths
+from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
+
+# Coefficients below this (on standardized features) count as zero: coordinate descent sets
+# dropped features to exactly 0, so this only guards against float dust.
+ZERO_COEF = 1e-12
+# Warm-start steps down the grid to reach the chosen alpha in a learning-curve fit.
+LEARNING_WALK = 6
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One family's validation curve over alpha: fold means, standard errors and its choices."""
+
+    penalty: str
+    alphas: np.ndarray
+    train_folds: np.ndarray  # (n_alphas, n_folds), primary metric
+    validation_folds: np.ndarray
+    train_mean: np.ndarray
+    validation_mean: np.ndarray
+    validation_se: np.ndarray  # fold standard deviation / sqrt(k), as cv.glmnet
+    gap_se: np.ndarray  # standard error of the per-fold (validation - training) gap
+    index_min: int
+    index_1se: int
+    coef: np.ndarray | None  # (n_alphas, n_outputs, n_features) fitted on all rows
+    n_nonzero: np.ndarray  # (n_alphas,)
+    not_converged: np.ndarray
+    all_train: dict[str, np.ndarray]  # every metric's fold means, for the report
+    all_validation: dict[str, np.ndarray]
+
+    @property
+    def alpha_min(self) -> float:
+        return float(self.alphas[self.index_min])
+
+    @property
+    def alpha_1se(self) -> float:
+        return float(self.alphas[self.index_1se])
+
+    @property
+    def at_edge(self) -> str | None:
+        """"largest" or "smallest" when alpha_min sits at an end of a grid of 3+ alphas."""
+        if self.penalty not in ("l1", "l2") or self.alphas.size < 3:
+            return None
+        if self.index_min == int(np.argmax(self.alphas)):
+            return "largest"
+        if self.index_min == int(np.argmin(self.alphas)):
+            return "smallest"
+        return None
+
+
+@dataclass(frozen=True)
+class LearningCurve:
+    """Errors at growing training-set sizes, for one family at its chosen alpha."""
+
+    penalty: str
+    alpha: float
+    fractions: tuple[float, ...]
+    n_train: np.ndarray  # (n_sizes,) mean training rows over folds
+    train_folds: np.ndarray  # (n_sizes, n_folds)
+    validation_folds: np.ndarray
+
+    @property
+    def train_mean(self) -> np.ndarray:
+        return np.nanmean(self.train_folds, axis=1)
+
+    @property
+    def validation_mean(self) -> np.ndarray:
+        return np.nanmean(self.validation_folds, axis=1)
+
+    @property
+    def validation_sd(self) -> np.ndarray:
+        return _sd(self.validation_folds)
+
+    @property
+    def train_sd(self) -> np.ndarray:
+        return _sd(self.train_folds)
+
+
+def summarize(path: PenaltyPath, metric: str) -> Curve:
+    """Means over folds, standard errors, alpha_min and alpha_1se (the cv.glmnet rule)."""
+    train, val = path.train[metric], path.validation[metric]
+    k = val.shape[1]
+    # An alpha that a saturated fold skipped is left out of the choice, as cv.glmnet truncates
+    # its lambda sequence to the shortest fold path.
+    complete = path.fitted.all(axis=1)
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are expected here
+        val_mean = np.where(complete, np.nanmean(val, axis=1), np.nan)
+        train_mean = np.where(complete, np.nanmean(train, axis=1), np.nan)
+    se = _sd(val) / np.sqrt(k)
+    gap_se = _sd(val - train) / np.sqrt(k)
+    index_min = int(np.nanargmin(val_mean))
+    # alpha_1se: the largest alpha whose mean error is within one SE of the minimum's. Grids
+    # are searched by value, not position, so it is >= alpha_min whatever the grid's order.
+    within = np.flatnonzero(val_mean <= val_mean[index_min] + se[index_min])
+    index_1se = int(within[np.argmax(path.alphas[within])])
+    if path.coef is not None:
+        n_nonzero = np.sum(np.any(np.abs(path.coef) > ZERO_COEF, axis=1), axis=1)
+    else:
+        n_nonzero = np.zeros(path.alphas.size, dtype=int)
+    return Curve(path.penalty, path.alphas, train, val, train_mean, val_mean, se,
+                 gap_se, index_min, index_1se, path.coef, n_nonzero, path.not_converged,
+                 {m: _mean(v, complete) for m, v in path.train.items()},
+                 {m: _mean(v, complete) for m, v in path.validation.items()})
+
+
+def _mean(values: np.ndarray, complete: np.ndarray) -> np.ndarray:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a metric undefined on every fold
+        return np.where(complete, np.nanmean(values, axis=1), np.nan)
+
+
+def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], metric: str,
+                    seed: int, jobs: int = 1, on_fit_done=None) -> dict[str, LearningCurve]:
+    """Each family at its chosen alpha, refitted on nested stratified subsets of every fold.
+
+    Iterative fits walk the grid down to the chosen alpha, so each starts warm (a cold L1
+    logistic fit at a small alpha costs more than the whole path above it).
+    """
+    folds: list[Fold] = []
+    sizes = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits))
+    for j, fold in enumerate(splits.folds):
+        subsets = learning_subsets(fold.train, dataset.y, dataset.task, seed + j)
+        for i, subset in enumerate(subsets):
+            folds.append(Fold(subset, fold.validation))
+            sizes[i, j] = subset.size
+    grids = {}
+    for penalty, curve in curves.items():
+        walk = curve.alphas[curve.alphas >= curve.alpha_min]
+        if dataset.task == "regression" or penalty == "none":
+            walk = walk[-1:]  # exact solvers: no warm start needed
+        elif walk.size > LEARNING_WALK:
+            walk = walk[np.unique(np.linspace(0, walk.size - 1, LEARNING_WALK).round().astype(int))]
+        grids[penalty] = walk
+    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
+                      coef_on_all_rows=False, jobs=jobs, on_fit_done=on_fit_done)
+    shape = (splits.n_splits, len(LEARNING_FRACTIONS))
+    out = {}
+    for penalty, path in paths.items():
+        at = int(np.argmin(path.alphas))  # the chosen alpha ends each walk
+        out[penalty] = LearningCurve(
+            penalty, curves[penalty].alpha_min, LEARNING_FRACTIONS, sizes.mean(axis=1),
+            path.train[metric][at].reshape(shape).T, path.validation[metric][at].reshape(shape).T)
+    return out
+
+
+def _sd(values: np.ndarray) -> np.ndarray:
+    counts = np.sum(~np.isnan(values), axis=1)
+    out = np.full(values.shape[0], 0.0)
+    ok = counts > 1
+    if ok.any():
+        out[ok] = np.nanstd(values[ok], axis=1, ddof=1)
+    return out

@@ -1,0 +1,103 @@
+"""The library's one entry point: CSV or DataFrame in, Report out (the CLI calls the same)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Config
+from .curves import learning_curves, summarize
+from .dataset import load_dataset
+from .errors import UsageProblem
+from .grid import alpha_grids
+from .metrics import LABELS
+from .paths import fit_paths
+from .report import Report
+from .splits import LEARNING_FRACTIONS, make_splits
+from .verdict import FAMILY_NAMES, judge
+
+Progress = Callable[[str, int, int], None]
+
+
+def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None = None, *,
+             config: Config | None = None, progress: Progress | None = None,
+             **options: Any) -> Report:
+    """Diagnose whether linear models overfit `source` when predicting `target`.
+
+    Give either a Config or the target plus any Config field as a keyword, e.g.
+    ``diagnose("data.csv", target="churn", cv=10)``. `progress(stage, done, total)` is called
+    as fits finish. A DataFrame is never modified.
+    """
+    if config is None:
+        if target is None:
+            raise UsageProblem("no target column given", "pass target='column name'")
+        config = Config(target=target, **options)
+    elif target is not None or options:
+        config = replace(config, **({"target": target} if target else {}), **options)
+    report = progress or (lambda stage, done, total: None)
+
+    report("reading", 0, 1)
+    dataset = load_dataset(source, config)
+    metric = _metric(config.metric, dataset.task)
+    splits = make_splits(dataset, config)
+    grids = alpha_grids(dataset, config)
+    all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
+
+    total = splits.n_splits + 1
+    done = [0]
+
+    def tick(stage: str, total: int):
+        def step():
+            done[0] += 1
+            report(stage, done[0], total)
+        return step
+
+    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                      all_grids, jobs=config.jobs, on_fit_done=tick("fitting paths", total))
+    baseline = summarize(paths.pop("baseline"), metric)
+    curves = {p: summarize(path, metric) for p, path in paths.items()}
+    done[0] = 0
+    learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=config.jobs,
+                               on_fit_done=tick("learning curves",
+                                                splits.n_splits * len(LEARNING_FRACTIONS)))
+    verdict = judge(curves, baseline, learning, config, LABELS[metric], dataset.task)
+    warnings = []
+    for penalty, curve in curves.items():
+        if curve.at_edge:
+            warnings.append(f"{FAMILY_NAMES[penalty]}: the best alpha is the {curve.at_edge} of "
+                            "the grid; widen it with --alpha-min / --alpha-max")
+        failed = int(curve.not_converged.sum())
+        if failed:
+            warnings.append(f"{FAMILY_NAMES[penalty]}: {failed} fits stopped before converging "
+                            f"(at {int((curve.not_converged > 0).sum())} alphas)"
+                            + (": the classes are separable, so the unpenalized coefficients "
+                               "diverge - overfitting by construction" if penalty == "none"
+                               and dataset.task != "regression" else ""))
+    return Report(
+        task=dataset.task, target=dataset.target, metric=metric, classes=dataset.classes,
+        n_rows=dataset.n_rows, n_features=dataset.n_features, n_rows_read=dataset.n_rows_read,
+        n_rows_dropped=dataset.n_rows_dropped, input_path=dataset.path,
+        input_sha256=dataset.sha256, columns=dataset.columns,
+        feature_names=dataset.feature_names,
+        folds={**splits.definition,
+               "train_sizes": [int(f.train.size) for f in splits.folds],
+               "validation_sizes": [int(f.validation.size) for f in splits.folds]},
+        config=config, baseline=baseline, curves=curves, learning=learning, verdict=verdict,
+        notes=dataset.notes + splits.notes, warnings=tuple(warnings))
+
+
+def _metric(metric: str | None, task: str) -> str:
+    if metric is None:
+        return "rmse" if task == "regression" else "log_loss"
+    allowed = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    if task == "multiclass":
+        allowed = tuple(m for m in allowed if m != "roc_auc")
+    if metric not in allowed:
+        raise UsageProblem(f"--metric {metric} does not apply to a {task} target",
+                           f"use one of {', '.join(allowed)}")
+    return metric

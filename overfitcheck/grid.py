@@ -1,0 +1,54 @@
+"""Dataset -> alpha grids: glmnet's data-derived grid for L1, a wider one for L2, or the user's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .config import Config
+from .dataset import Dataset
+from .paths import standardize
+
+# glmnet's lambda.min.ratio: the grid spans alpha_max down to alpha_max * 1e-4, or 1e-2 when
+# there are fewer rows than features (an unpenalized fit there interpolates, so the tail adds
+# nothing but slow, unstable fits).
+L1_RATIO_TALL = 1e-4
+L1_RATIO_WIDE = 1e-2
+# L2 never zeroes a coefficient, so it has no natural alpha_max. At alpha = 100 x the largest
+# eigenvalue of the standardized Gram / n, every direction is shrunk to <= 1% (over-regularized,
+# predictions ~ the mean); 1e-6 of that leaves every direction that carries 1e-4 or more of the
+# top eigenvalue unshrunk to within 1% (under-regularized, ~ least squares).
+L2_TOP_FACTOR = 1e2
+L2_RATIO = 1e-6
+
+
+def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
+    """Descending alpha grids for "l1" and "l2" on the documented glmnet scale."""
+    if config.alphas is not None:
+        grid = np.sort(np.asarray(config.alphas, dtype=float))[::-1]
+        return {"l1": grid, "l2": grid.copy()}
+    n, p = dataset.X.shape
+    Xs, _, _ = standardize(dataset.X, np.arange(n))
+    if dataset.task == "regression":
+        residual = (dataset.y - dataset.y.mean())[:, None]
+    else:
+        onehot = np.eye(dataset.n_classes)[dataset.y]
+        residual = onehot - onehot.mean(axis=0)
+        if dataset.task == "binary":
+            residual = residual[:, 1:]
+    l1_top = float(np.max(np.abs(Xs.T @ residual)) / n)
+    gram = Xs.T @ Xs if n >= p else Xs @ Xs.T
+    l2_top = L2_TOP_FACTOR * float(np.linalg.eigvalsh(gram)[-1]) / n
+    l1_top = l1_top if l1_top > 0 else 1.0
+    ratio = L1_RATIO_TALL if n >= p else L1_RATIO_WIDE
+    return {
+        "l1": _span(config, l1_top, l1_top * ratio),
+        "l2": _span(config, l2_top, l2_top * L2_RATIO),
+    }
+
+
+def _span(config: Config, top: float, bottom: float) -> np.ndarray:
+    top = config.alpha_max if config.alpha_max is not None else top
+    bottom = config.alpha_min if config.alpha_min is not None else min(bottom, top / 10)
+    if bottom >= top:
+        bottom = top / 10
+    return np.logspace(np.log10(top), np.log10(bottom), config.n_alphas)

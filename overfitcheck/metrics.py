@@ -1,0 +1,75 @@
+"""Errors of predictions: every metric as a loss, lower is better, vectorised over an alpha path.
+
+Scores (R^2, accuracy, balanced accuracy, ROC AUC) are reported as 1 - score so that every
+column reads the same way. Each function equals scikit-learn's metric (tests prove it) but scores
+a whole path of predictions at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.stats import rankdata
+
+LABELS = {
+    "rmse": "RMSE",
+    "mae": "MAE",
+    "r2": "1 - R²",
+    "log_loss": "log loss",
+    "accuracy": "error rate (1 - accuracy)",
+    "balanced_accuracy": "1 - balanced accuracy",
+    "roc_auc": "1 - ROC AUC",
+    "brier": "Brier score",
+}
+
+
+def metric_names(task: str) -> tuple[str, ...]:
+    if task == "regression":
+        return ("rmse", "mae", "r2")
+    if task == "binary":
+        return ("log_loss", "accuracy", "balanced_accuracy", "roc_auc", "brier")
+    return ("log_loss", "accuracy", "balanced_accuracy", "brier")
+
+
+def regression_errors(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
+    """y (n,), pred (n, A) -> each metric as an array of A errors."""
+    resid = pred - y[:, None]
+    mse = np.mean(resid**2, axis=0)
+    total = np.sum((y - y.mean()) ** 2)
+    # scikit-learn's r2_score: 1 when the fit is perfect, 0 for a constant y predicted exactly.
+    one_minus_r2 = np.sum(resid**2, axis=0) / total if total > 0 else np.where(mse > 0, 1.0, 0.0)
+    return {"rmse": np.sqrt(mse), "mae": np.mean(np.abs(resid), axis=0), "r2": one_minus_r2}
+
+
+def classification_errors(y: np.ndarray, proba: np.ndarray, n_classes: int
+                          ) -> dict[str, np.ndarray]:
+    """y (n,) class indices, proba (A, n, K) -> each metric as an array of A errors."""
+    n_alphas, n = proba.shape[0], y.size
+    eps = np.finfo(proba.dtype).eps  # scikit-learn's log_loss clips at the dtype's eps
+    p = np.clip(proba, eps, 1 - eps)
+    p = p / p.sum(axis=2, keepdims=True)
+    rows = np.arange(n)
+    errors = {"log_loss": -np.mean(np.log(p[:, rows, y]), axis=1)}
+    predicted = np.argmax(proba, axis=2)
+    correct = predicted == y[None, :]
+    errors["accuracy"] = 1 - correct.mean(axis=1)
+    present = np.unique(y)
+    recall = np.stack([correct[:, y == c].mean(axis=1) for c in present], axis=1)
+    errors["balanced_accuracy"] = 1 - recall.mean(axis=1)
+    onehot = np.zeros((n, n_classes))
+    onehot[rows, y] = 1.0
+    if n_classes == 2:
+        errors["roc_auc"] = 1 - np.array([_auc(y, proba[a, :, 1]) for a in range(n_alphas)])
+        errors["brier"] = np.mean((proba[:, :, 1] - y[None, :]) ** 2, axis=1)
+    else:
+        errors["brier"] = np.mean(np.sum((proba - onehot[None]) ** 2, axis=2), axis=1)
+    return errors
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """ROC AUC by the rank-sum formula (ties count one half); NaN when a class is absent."""
+    n_pos = int(y.sum())
+    n_neg = y.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    ranks = rankdata(score)
+    return float((ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))

@@ -1,0 +1,112 @@
+"""Dataset -> splits: the cross-validation folds (scikit-learn's splitters) and learning subsets."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
+
+from .config import Config
+from .dataset import Dataset
+from .errors import TooFewRows
+
+# Learning curves: 8 training-set sizes from 10% to 100% of each training fold.
+LEARNING_FRACTIONS = tuple(float(f) for f in np.linspace(0.1, 1.0, 8))
+
+
+@dataclass(frozen=True)
+class Fold:
+    """Row indices of one training set and the rows it is validated on."""
+
+    train: np.ndarray
+    validation: np.ndarray
+
+
+@dataclass(frozen=True)
+class Splits:
+    """The folds and how to rebuild them with scikit-learn."""
+
+    folds: tuple[Fold, ...]
+    kind: str
+    definition: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_splits(self) -> int:
+        return len(self.folds)
+
+
+def make_splits(dataset: Dataset, config: Config) -> Splits:
+    """Build the folds exactly as the scikit-learn call in `definition` would."""
+    n, k = dataset.n_rows, config.cv
+    notes: list[str] = []
+    if n < k:
+        raise TooFewRows(f"{n} rows cannot make {k} cross-validation folds",
+                         f"use --cv {max(2, n // 2)} or give more rows")
+    index = np.arange(n)
+    if dataset.groups is not None:
+        n_groups = np.unique(dataset.groups).size
+        if n_groups < k:
+            raise TooFewRows(f"--group-col has {n_groups} groups, fewer than {k} folds",
+                             f"use --cv {max(2, n_groups)} or a column with more groups")
+        splitter: Any = GroupKFold(n_splits=k)
+        pairs = splitter.split(index, groups=dataset.groups)
+        definition = {"splitter": "GroupKFold", "n_splits": k, "group_col": config.group_col}
+    elif dataset.order is not None:
+        splitter = TimeSeriesSplit(n_splits=k)
+        pairs = ((dataset.order[tr], dataset.order[va]) for tr, va in splitter.split(index))
+        definition = {"splitter": "TimeSeriesSplit", "n_splits": k, "time_col": config.time_col}
+        notes.append("time-ordered folds: each fold trains on the past and validates on the "
+                     "block that follows")
+    elif dataset.task != "regression":
+        splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed)
+        counts = np.bincount(dataset.y, minlength=dataset.n_classes)
+        if counts.min() < k:
+            rare = [f"{dataset.classes[c]!r} ({counts[c]})" for c in np.flatnonzero(counts < k)]
+            notes.append(f"classes with fewer members than the {k} folds: {', '.join(rare)}; "
+                         "StratifiedKFold spreads what there is, so some validation folds lack "
+                         "them")
+            # Stratify on a label that folds the rare classes into the most common one, so
+            # scikit-learn never sees a class it cannot spread; the folds stay stratified for
+            # every class that has enough members.
+            strat = np.where(counts[dataset.y] < k, int(np.argmax(counts)), dataset.y)
+        else:
+            strat = dataset.y
+        pairs = splitter.split(index, strat)
+        definition = {"splitter": "StratifiedKFold", "n_splits": k, "shuffle": True,
+                      "random_state": config.seed}
+    else:
+        splitter = KFold(n_splits=k, shuffle=True, random_state=config.seed)
+        pairs = splitter.split(index)
+        definition = {"splitter": "KFold", "n_splits": k, "shuffle": True,
+                      "random_state": config.seed}
+    folds = tuple(Fold(np.sort(tr), np.sort(va)) for tr, va in pairs)
+    return Splits(folds, definition["splitter"], definition, tuple(notes))
+
+
+def learning_subsets(train: np.ndarray, y: np.ndarray, task: str, seed: int,
+                     fractions: tuple[float, ...] = LEARNING_FRACTIONS) -> list[np.ndarray]:
+    """Nested training subsets of a fold, one per fraction, stratified with every class present.
+
+    Rows are ranked once: one member of each class first, then the rest interleaved by their
+    position within their class, so every prefix keeps the class proportions.
+    """
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permutation(train)
+    if task == "regression":
+        ranked = shuffled
+    else:
+        labels = y[shuffled]
+        rank = np.empty(len(shuffled))
+        first = []
+        for label in np.unique(labels):
+            members = np.flatnonzero(labels == label)
+            rank[members] = (np.arange(len(members)) + 0.5) / len(members)
+            first.append(members[0])
+        rank[first] = -1.0
+        ranked = shuffled[np.argsort(rank, kind="stable")]
+    n_classes = 1 if task == "regression" else np.unique(y[train]).size
+    sizes = [max(n_classes + 1, int(round(f * len(train)))) for f in fractions]
+    return [np.sort(ranked[: min(s, len(train))]) for s in sizes]
