@@ -61,6 +61,14 @@ class Config:
     noise_se: float = _opt(
         1.0, "How many standard errors of fold noise a difference must clear to count."
     )
+    gain_fraction: float = _opt(
+        0.01, "Regularization helps (so the unregularized model overfits) when it lowers the "
+        "validation error by more than this fraction of the baseline's, beyond fold noise.",
+    )
+    interpolation_fraction: float = _opt(
+        0.01, "The unregularized model interpolates when its training error is below this "
+        "fraction of the baseline's; if it then validates worse, it overfits.",
+    )
     more_data_fraction: float = _opt(
         0.01, "More data would help: the validation learning curve falls by more than this "
         "fraction of the baseline's validation error over the last quarter of the sizes.",
@@ -71,7 +79,9 @@ class Config:
     encoding: str | None = _opt(
         None, "Text encoding of the CSV; detected (UTF-8, else cp1252) when not given."
     )
-    jobs: int = _opt(1, "Parallel fold workers (BLAS is held to one thread inside each).")
+    jobs: int = _opt(
+        -1, "Folds fitted in parallel; -1 means one per CPU core. BLAS runs one thread in each."
+    )
 
     def __post_init__(self) -> None:
         problems = []
@@ -94,12 +104,13 @@ class Config:
         if self.max_levels < 1:
             problems.append("--max-levels must be at least 1")
         if min(self.gap_fraction, self.gap_floor, self.underfit_fraction, self.noise_se,
-               self.more_data_fraction) < 0:
+               self.more_data_fraction, self.interpolation_fraction,
+               self.gain_fraction) < 0:
             problems.append("thresholds must not be negative")
         if self.max_rows is not None and self.max_rows < 2:
             problems.append("--max-rows must be at least 2")
-        if self.jobs < 1:
-            problems.append("--jobs must be at least 1")
+        if self.jobs == 0 or self.jobs < -1:
+            problems.append("--jobs must be -1 (one per core) or at least 1")
         if self.group_col and self.time_col:
             problems.append("--group-col and --time-col cannot be combined")
         if problems:

@@ -15,7 +15,7 @@ from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
 # dropped features to exactly 0, so this only guards against float dust.
 ZERO_COEF = 1e-12
 # Warm-start steps down the grid to reach the chosen alpha in a learning-curve fit.
-LEARNING_WALK = 6
+LEARNING_WALK = 4
 
 
 @dataclass(frozen=True)

@@ -65,7 +65,8 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=config.jobs,
                                on_fit_done=tick("learning curves",
                                                 splits.n_splits * len(LEARNING_FRACTIONS)))
-    verdict = judge(curves, baseline, learning, config, LABELS[metric], dataset.task)
+    verdict = judge(curves, baseline, learning, config, LABELS[metric], dataset.task,
+                    dataset.n_features, min(f.train.size for f in splits.folds))
     warnings = []
     for penalty, curve in curves.items():
         if curve.at_edge:

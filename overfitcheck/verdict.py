@@ -7,8 +7,11 @@ The rules (documented in the README; every threshold is a Config option):
   z   = noise_se                                  standard errors a difference must clear
 For a family at its alpha_min, with T / V the mean training / validation error, G = V - T the gap
 and SE_G the standard error of the per-fold gaps:
-  overfitting   G - z SE_G > M, or (unregularized only) a regularized family's validation error
-                is more than z SE below V
+  overfitting   G - z SE_G > M, or (unregularized only) the best regularized family validates
+                better by more than z paired SE (per-fold differences) and more than
+                gain_fraction * B, or (unregularized only) it interpolates the training
+                rows (T < interpolation_fraction * B, or at least as many features as training
+                rows) while validating worse (G > z SE_G, or G > 0 when features >= rows)
   underfitting  B - V < U (barely better than the baseline) and G <= M
   good_fit      neither, and G + z SE_G <= M (the gap is below the margin beyond fold noise)
   inconclusive  otherwise: the gap is within fold noise of the margin
@@ -63,7 +66,8 @@ class Verdict:
 
 
 def judge(curves: dict[str, Curve], baseline: Curve, learning: dict[str, LearningCurve],
-          config: Config, metric_label: str, task: str) -> Verdict:
+          config: Config, metric_label: str, task: str, n_features: int, n_train: int
+          ) -> Verdict:
     """Apply the documented rules to every family, then to the whole."""
     B = float(baseline.validation_mean[0])
     M = max(config.gap_floor, config.gap_fraction * B)
@@ -84,14 +88,28 @@ def judge(curves: dict[str, Curve], baseline: Curve, learning: dict[str, Learnin
             reasons.append(f"Validation {metric_label} {f(V)} exceeds training {f(T)} by {f(G)} "
                            f"(± {f(gse)}), more than the margin {f(M)} "
                            f"({config.gap_fraction:.0%} of the baseline's {f(B)}).")
+        if penalty == "none":
+            wide = n_features >= n_train
+            memorizes = T < config.interpolation_fraction * B
+            if (wide and G > 0) or (memorizes and G - z * gse > 0):
+                overfit = True
+                why = (f"it has {n_features} features for {n_train} training rows" if wide
+                       else f"its training {metric_label} is {f(T)}, under "
+                            f"{config.interpolation_fraction:.0%} of the baseline's")
+                reasons.append(f"It interpolates the training rows ({why}), yet validates at "
+                               f"{f(V)} ± {f(se)}: it memorizes rather than generalizes.")
         if penalty == "none" and best_regularized is not None:
-            Vr = float(best_regularized.validation_mean[best_regularized.index_min])
-            if V - Vr > z * se and V > Vr:
+            r = best_regularized
+            Vr = float(r.validation_mean[r.index_min])
+            # Paired over the same folds: fold-to-fold noise common to both models cancels.
+            diff = c.validation_folds[i] - r.validation_folds[r.index_min]
+            diff_se = float(np.nanstd(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0
+            if V - Vr > z * diff_se and V - Vr > config.gain_fraction * B:
                 overfit = True
                 reasons.append(
-                    f"Regularization helps: {FAMILY_NAMES[best_regularized.penalty]} at alpha "
-                    f"{f(best_regularized.alpha_min)} reaches {f(Vr)} against {f(V)} ± {f(se)} "
-                    f"unregularized.")
+                    f"Regularization helps: {FAMILY_NAMES[r.penalty]} at alpha "
+                    f"{f(r.alpha_min)} validates at {f(Vr)} against {f(V)} unregularized, "
+                    f"{f(V - Vr)} better (± {f(diff_se)} over the same folds).")
         if overfit:
             verdict = "overfitting"
         elif B - V < U and G <= M:

@@ -1,0 +1,196 @@
+"""The engine agrees with scikit-learn's own estimators on the same folds, alphas, preprocessing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import DATA, reference_frame, reference_pipeline
+from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
+from sklearn.model_selection import cross_validate
+
+from overfitcheck.config import Config
+from overfitcheck.dataset import load_dataset
+from overfitcheck.grid import alpha_grids
+from overfitcheck.paths import fit_paths, standardize
+from overfitcheck.splits import Fold, make_splits
+
+REGRESSION_SCORING = {"rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error",
+                      "r2": "r2"}
+CLASS_SCORING = {"log_loss": "neg_log_loss", "accuracy": "accuracy",
+                 "balanced_accuracy": "balanced_accuracy"}
+
+
+def _as_error(metric: str, sklearn_scores: np.ndarray) -> np.ndarray:
+    """scikit-learn's scorers are 'greater is better'; ours are errors."""
+    if metric in ("rmse", "mae", "log_loss"):
+        return -sklearn_scores
+    return 1 - sklearn_scores
+
+
+def _setup(path, **options):
+    config = Config(**options)
+    dataset = load_dataset(path, config)
+    splits = make_splits(dataset, config)
+    grids = alpha_grids(dataset, config)
+    return config, dataset, splits, grids
+
+
+def _reference(frame, dataset, splits, make_model, scoring, drop_first=False):
+    """cross_validate fold by fold: the alpha -> sklearn mapping depends on n_train."""
+    out = {f"{side}_{m}": [] for side in ("train", "test") for m in scoring}
+    for fold in splits.folds:
+        pipe = reference_pipeline(frame, dataset, make_model(fold.train.size), drop_first)
+        ref = cross_validate(pipe, frame, dataset.y, cv=[(fold.train, fold.validation)],
+                             scoring=scoring, return_train_score=True)
+        for key in out:
+            out[key].append(ref[key][0])
+    return {key: np.array(values) for key, values in out.items()}
+
+
+@pytest.mark.parametrize("drop_first", [False, True])
+def test_regression_paths_match_sklearn_estimators(drop_first):
+    path = DATA / "hitters.csv"
+    config, dataset, splits, grids = _setup(path, target="Salary", drop_first=drop_first,
+                                            cv=4)
+    alphas = {"l1": grids["l1"][[3, 12, 25]], "l2": grids["l2"][[3, 12, 25]]}
+    ours = fit_paths(dataset.X, dataset.y, "regression", 0, splits.folds,
+                     {"none": np.array([0.0]), **alphas}, jobs=1)
+    frame = reference_frame(path, dataset)
+    cases = [("none", 0, lambda n: LinearRegression())]
+    cases += [("l1", i, lambda n, a=a: Lasso(alpha=a, tol=1e-12, max_iter=1_000_000))
+              for i, a in enumerate(alphas["l1"])]
+    cases += [("l2", i, lambda n, a=a: Ridge(alpha=n * a)) for i, a in enumerate(alphas["l2"])]
+    for penalty, i, make_model in cases:
+        ref = _reference(frame, dataset, splits, make_model, REGRESSION_SCORING, drop_first)
+        for metric in REGRESSION_SCORING:
+            np.testing.assert_allclose(ours[penalty].validation[metric][i],
+                                       _as_error(metric, ref[f"test_{metric}"]), rtol=1e-6,
+                                       err_msg=f"{penalty} alpha #{i} {metric} validation")
+            np.testing.assert_allclose(ours[penalty].train[metric][i],
+                                       _as_error(metric, ref[f"train_{metric}"]), rtol=1e-6,
+                                       err_msg=f"{penalty} alpha #{i} {metric} training")
+
+
+def test_lasso_coefficients_on_all_rows_match_lasso():
+    path = DATA / "diabetes.csv"
+    config, dataset, splits, grids = _setup(path, target="target")
+    ours = fit_paths(dataset.X, dataset.y, "regression", 0, splits.folds, {"l1": grids["l1"]})
+    frame = reference_frame(path, dataset)
+    for i in (0, 10, 29):
+        pipe = reference_pipeline(frame, dataset, Lasso(alpha=grids["l1"][i], tol=1e-12,
+                                                         max_iter=1_000_000))
+        pipe.fit(frame, dataset.y)
+        np.testing.assert_allclose(ours["l1"].coef[i, 0], pipe[-1].coef_, rtol=1e-6,
+                                   atol=1e-8)
+    # at alpha_max every coefficient is zero: the grid starts where glmnet's does
+    assert np.all(ours["l1"].coef[0] == 0)
+    assert np.any(ours["l1"].coef[1] != 0)
+
+
+def _classification_agreement(path, target, with_none=True, **options):
+    config, dataset, splits, grids = _setup(path, target=target, **options)
+    picks = [8, 16]
+    alphas = {"l1": grids["l1"][picks], "l2": grids["l2"][picks]}
+    ours = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                     {"none": np.array([0.0]), **alphas}, jobs=1)
+    frame = reference_frame(path, dataset)
+    cases = [("none", 0, lambda n: LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000))]
+    cases = cases if with_none else []
+    cases += [("l1", i, lambda n, a=a: LogisticRegression(
+        C=1 / (n * a), l1_ratio=1.0, solver="saga", tol=1e-10, max_iter=200_000))
+        for i, a in enumerate(alphas["l1"])]
+    cases += [("l2", i, lambda n, a=a: LogisticRegression(
+        C=1 / (n * a), l1_ratio=0.0, tol=1e-10, max_iter=10_000))
+        for i, a in enumerate(alphas["l2"])]
+    for penalty, i, make_model in cases:
+        ref = _reference(frame, dataset, splits, make_model, CLASS_SCORING)
+        for metric in CLASS_SCORING:
+            np.testing.assert_allclose(ours[penalty].validation[metric][i],
+                                       _as_error(metric, ref[f"test_{metric}"]), rtol=1e-4,
+                                       atol=1e-9, err_msg=f"{penalty} #{i} {metric}")
+            np.testing.assert_allclose(ours[penalty].train[metric][i],
+                                       _as_error(metric, ref[f"train_{metric}"]), rtol=1e-4,
+                                       atol=1e-9, err_msg=f"{penalty} #{i} {metric} train")
+
+
+def test_multiclass_logistic_paths_match_logistic_regression():
+    # penguins: three classes, categoricals, missing values in numerics and categoricals. Its
+    # classes are separable, so the unpenalized fit has no finite optimum to agree on.
+    _classification_agreement(DATA / "penguins.csv", "species", with_none=False, cv=4, seed=1)
+
+
+def test_binary_logistic_paths_match_logistic_regression(tmp_path):
+    rng = np.random.default_rng(7)
+    n = 320
+    x = rng.normal(size=(n, 4))
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    logit = 0.8 * x[:, 0] - 0.6 * x[:, 1] + (colour == "red") * 0.7
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    x[rng.random((n, 4)) < 0.05] = np.nan
+    frame = pd.DataFrame({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "d": x[:, 3],
+                          "colour": colour, "label": y})
+    path = tmp_path / "binary.csv"
+    frame.to_csv(path, index=False)
+    _classification_agreement(path, "label")
+
+
+def test_standardization_never_sees_validation_rows():
+    """No leakage: changing every validation row leaves all training-side numbers unchanged."""
+    config, dataset, splits, grids = _setup(DATA / "penguins.csv", target="species")
+    fold = splits.folds[0]
+    poisoned = dataset.X.copy()
+    poisoned[fold.validation] = poisoned[fold.validation] * 1000 + 7
+    poisoned[fold.validation[::3]] = np.nan
+    for X in (dataset.X, poisoned):
+        Xt, params, scale = standardize(X, fold.train)
+        if X is dataset.X:
+            clean = (Xt, params, scale)
+    for got, want in zip((Xt, params, scale), clean, strict=True):
+        np.testing.assert_array_equal(got, want)
+    small = {"l1": grids["l1"][[5, 15]], "l2": grids["l2"][[5, 15]], "none": np.array([0.0])}
+    a = fit_paths(dataset.X, dataset.y, dataset.task, 3, [fold], small, coef_on_all_rows=False)
+    b = fit_paths(poisoned, dataset.y, dataset.task, 3, [fold], small, coef_on_all_rows=False)
+    for penalty in small:
+        for metric in a[penalty].train:
+            np.testing.assert_array_equal(a[penalty].train[metric], b[penalty].train[metric])
+        assert not np.allclose(a[penalty].validation["log_loss"],
+                               b[penalty].validation["log_loss"])
+
+
+def test_standardize_equals_simple_imputer_then_standard_scaler():
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(50, 5)) * [1, 10, 100, 1e-3, 0]
+    X[rng.random(X.shape) < 0.2] = np.nan
+    X[:, 4] = np.nan  # all missing in training: SimpleImputer keeps it as zeros
+    train = np.arange(0, 50, 2)
+    Xt, params, scale = standardize(X, train)
+    pipe = make_pipeline(SimpleImputer(strategy="mean", keep_empty_features=True),
+                         StandardScaler()).fit(X[train])
+    np.testing.assert_allclose(Xt, pipe.transform(X[train]), rtol=1e-12, atol=1e-12)
+    from overfitcheck.paths import apply_standardize
+    rest = np.arange(1, 50, 2)
+    np.testing.assert_allclose(apply_standardize(X, rest, params, scale), pipe.transform(X[rest]),
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_fold_results_do_not_depend_on_jobs():
+    config, dataset, splits, grids = _setup(DATA / "diabetes.csv", target="target")
+    one = fit_paths(dataset.X, dataset.y, "regression", 0, splits.folds, grids, jobs=1)
+    two = fit_paths(dataset.X, dataset.y, "regression", 0, splits.folds, grids, jobs=2)
+    for penalty in grids:
+        np.testing.assert_array_equal(one[penalty].validation["rmse"],
+                                      two[penalty].validation["rmse"])
+
+
+def test_fold_with_one_class_predicts_that_class():
+    X = np.arange(20, dtype=float)[:, None]
+    y = np.array([0] * 19 + [1])
+    fold = Fold(np.arange(10), np.arange(10, 20))
+    paths = fit_paths(X, y, "binary", 2, [fold], {"l2": np.array([0.1]),
+                                                  "none": np.array([0.0])})
+    assert paths["l2"].validation["accuracy"][0, 0] == pytest.approx(0.1)
