@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import traceback
 from enum import Enum
 from pathlib import Path
@@ -17,7 +16,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from . import __version__
 from .config import Config, default_of, help_for
 from .diagnose import diagnose
-from .errors import ExitCode, OutputProblem, OverfitcheckError, UsageProblem
+from .errors import ExitCode, OverfitcheckError, UsageProblem
+from .output import write_outputs
 
 DEFAULT_OUTPUT_DIR = Path("overfitcheck-report")
 
@@ -132,14 +132,13 @@ def diagnose_command(
             interpolation_fraction=interpolation_fraction, gain_fraction=gain_fraction,
             more_data_fraction=more_data_fraction, max_rows=max_rows, encoding=encoding,
             jobs=jobs)
-        _check_output_dir(output_dir)
         show_progress = not quiet and err.is_terminal
         with _progress(err, show_progress) as progress:
             report = diagnose(path, config=config, progress=progress)
         if not quiet:
             for line in (*report.notes, *report.warnings):
                 err.print(f"note: {line}", markup=False)
-        _write_outputs(report, output_dir, plots=not no_plots)
+        write_outputs(report, output_dir, plots=not no_plots)
         if output_format is Format.json:
             sys.stdout.write(report.to_json())
         else:
@@ -179,36 +178,6 @@ def _parse_alphas(text: str | None) -> tuple[float, ...] | None:
         raise UsageProblem(f"--alphas {text!r} is not a list of numbers",
                            "write it as 0.01,0.1,1") from err
     return values
-
-
-def _check_output_dir(folder: Path) -> None:
-    if folder.exists() and not folder.is_dir():
-        raise OutputProblem(f"--output-dir {folder} is a file, not a folder",
-                            "give a folder path (it is created if missing)")
-
-
-def _write_outputs(report, folder: Path, plots: bool) -> None:
-    """report.json last, every file written whole (temporary file, then rename)."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        if plots:
-            from .render_png import write_pngs
-            write_pngs(report, folder)
-        _write_atomic(folder / "report.json", report.to_json().encode("utf-8"))
-    except PermissionError as err:
-        raise OutputProblem(f"cannot write to {folder} ({err.strerror})",
-                            "choose a writable --output-dir") from err
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    handle = tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False)
-    try:
-        with handle:
-            handle.write(data)
-        os.replace(handle.name, path)
-    except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
-        raise
 
 
 class _progress:

@@ -12,7 +12,7 @@ import pandas as pd
 
 from .config import Config
 from .errors import BadTarget, NoFeatures, TargetNotFound, TooFewRows, UsageProblem
-from .read import Table, read_table
+from .read import NA_VALUES, Table, read_table
 
 # An integer target with at most this many distinct values is read as class codes (e.g. 1..4);
 # more, and it is a count or an amount: regression. --task overrides.
@@ -306,7 +306,8 @@ def _plan_categorical(column: pd.Series, missing: np.ndarray, name: str, config:
 def _as_numbers(text: pd.Series) -> tuple[np.ndarray | None, int]:
     """Parse text that is mostly numbers (thousands separators allowed); None when it is not."""
     looks = text.str.match(_NUMBER)
-    if looks.mean() < PARSE_FRACTION:
+    spelled_missing = text.str.strip().isin(NA_VALUES)
+    if spelled_missing.all() or looks[~spelled_missing].mean() < PARSE_FRACTION:
         return None, 0
     cleaned = text.where(looks).str.replace(r"[,' ]", "", regex=True)
     numbers = pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=np.float64)

@@ -24,7 +24,7 @@ DELIMITERS = (",", ";", "\t", "|")
 # Spellings of "missing" that spreadsheets and databases export; counted when coerced.
 NA_VALUES = ["", "NA", "N/A", "n/a", "na", "NaN", "nan", "NULL", "null", "None", "none", "?",
              "#N/A", "-", "--", "."]
-_DECIMAL_COMMA = re.compile(r"(?:^|[;\t|])\s*\"?-?\d+,\d+\"?\s*(?=$|[;\t|])")
+_DECIMAL_COMMA = re.compile(r"(?:^|[;\t|])\s*\"?-?\d+,\d+\"?\s*(?=$|[;\t|])", re.MULTILINE)
 _COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz"}
 
 

@@ -1,0 +1,121 @@
+"""CSV -> table: delimiters, decimal commas, compression, encodings and unreadable files."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import os
+import zipfile
+
+import pytest
+
+from overfitcheck.errors import EmptyFile, InputNotFound, NotACsv
+from overfitcheck.read import read_table
+
+CSV = "a,b,label\n1.5,x,yes\n2.5,y,no\n3.5,x,yes\n"
+
+
+def test_semicolon_with_decimal_commas_is_not_one_column(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_text("a;b;label\n1,5;2;yes\n2,25;3;no\n-3,5;4;yes\n", encoding="utf-8")
+    table = read_table(path)
+    assert list(table.frame.columns) == ["a", "b", "label"]
+    assert table.frame["a"].tolist() == [1.5, 2.25, -3.5]
+    assert (table.delimiter, table.decimal) == (";", ",")
+
+
+def test_tab_separated(tmp_path):
+    path = tmp_path / "data.tsv"
+    path.write_text(CSV.replace(",", "\t"))
+    assert list(read_table(path).frame.columns) == ["a", "b", "label"]
+
+
+def test_bom_and_crlf(tmp_path):
+    path = tmp_path / "bom.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + CSV.replace("\n", "\r\n").encode())
+    frame = read_table(path).frame
+    assert list(frame.columns) == ["a", "b", "label"]
+    assert frame["label"].tolist() == ["yes", "no", "yes"]
+
+
+def test_cp1252_is_detected_and_said(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes("city,label\nMünchen,1\nZürich,0\nCafé,1\n".encode("cp1252"))
+    table = read_table(path)
+    assert table.encoding == "cp1252"
+    assert table.frame["city"].tolist() == ["München", "Zürich", "Café"]
+    assert any("cp1252" in note for note in table.notes)
+
+
+@pytest.mark.parametrize("suffix", [".csv.gz", ".csv.bz2", ".csv.xz", ".zip"])
+def test_compressed_files(tmp_path, suffix):
+    path = tmp_path / f"data{suffix}"
+    data = CSV.encode()
+    if suffix == ".csv.gz":
+        path.write_bytes(gzip.compress(data))
+    elif suffix == ".csv.bz2":
+        path.write_bytes(bz2.compress(data))
+    elif suffix == ".csv.xz":
+        path.write_bytes(lzma.compress(data))
+    else:
+        with zipfile.ZipFile(path, "w") as archive:
+            archive.writestr("data.csv", data)
+    assert read_table(path).frame.shape == (3, 3)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(InputNotFound, match="does not exist"):
+        read_table(tmp_path / "nope.csv")
+
+
+def test_directory(tmp_path):
+    with pytest.raises(InputNotFound, match="is a directory"):
+        read_table(tmp_path)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "secret.csv"
+    path.write_text(CSV)
+    path.chmod(0)
+    with pytest.raises(InputNotFound, match="permission denied"):
+        read_table(path)
+
+
+def test_empty_and_header_only(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("")
+    with pytest.raises(EmptyFile, match="is empty"):
+        read_table(empty)
+    header = tmp_path / "header.csv"
+    header.write_text("a,b,label\n")
+    with pytest.raises(EmptyFile, match="no data rows"):
+        read_table(header)
+
+
+def test_binary_file_named_csv(tmp_path):
+    path = tmp_path / "image.csv"
+    path.write_bytes(bytes(range(256)) * 10)
+    with pytest.raises(NotACsv, match="not a text file"):
+        read_table(path)
+
+
+def test_ragged_rows_name_the_line(tmp_path):
+    path = tmp_path / "ragged.csv"
+    path.write_text("a,b,label\n1,2,yes\n3,4,no,extra\n5,6,yes\n")
+    with pytest.raises(NotACsv, match="line 3"):
+        read_table(path)
+
+
+def test_quoted_fields_with_newlines_commas_and_quotes(tmp_path):
+    path = tmp_path / "quoted.csv"
+    path.write_text('a,note,label\n1,"two\nlines, and ""quotes""",yes\n2,plain,no\n')
+    frame = read_table(path).frame
+    assert frame["note"].tolist() == ['two\nlines, and "quotes"', "plain"]
+
+
+def test_missing_value_spellings_become_missing(tmp_path):
+    path = tmp_path / "na.csv"
+    path.write_text("a,label\n1,yes\nn/a,no\n?,yes\nNULL,no\n5,yes\n")
+    assert read_table(path).frame["a"].isna().sum() == 3
