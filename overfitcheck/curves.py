@@ -8,14 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import Dataset
-from .paths import PenaltyPath, fit_paths
+from .paths import PLOT, PenaltyPath, fit_paths
 from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
 
 # Coefficients below this (on standardized features) count as zero: coordinate descent sets
 # dropped features to exactly 0, so this only guards against float dust.
 ZERO_COEF = 1e-12
-# Warm-start steps down the grid to reach the chosen alpha in a learning-curve fit.
-LEARNING_WALK = 4
 
 
 @dataclass(frozen=True)
@@ -124,8 +122,9 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
                     seed: int, jobs: int = 1, on_fit_done=None) -> dict[str, LearningCurve]:
     """Each family at its chosen alpha, refitted on nested stratified subsets of every fold.
 
-    Iterative fits walk the grid down to the chosen alpha, so each starts warm (a cold L1
-    logistic fit at a small alpha costs more than the whole path above it).
+    Iterative fits walk the whole grid down to the chosen alpha, so each step starts warm (a
+    cold L1 logistic fit at a small alpha costs more than the whole path above it), at the
+    PLOT precision.
     """
     folds: list[Fold] = []
     sizes = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits))
@@ -139,11 +138,11 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
         walk = curve.alphas[curve.alphas >= curve.alpha_min]
         if dataset.task == "regression" or penalty == "none":
             walk = walk[-1:]  # exact solvers: no warm start needed
-        elif walk.size > LEARNING_WALK:
-            walk = walk[np.unique(np.linspace(0, walk.size - 1, LEARNING_WALK).round().astype(int))]
         grids[penalty] = walk
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
-                      coef_on_all_rows=False, jobs=jobs, on_fit_done=on_fit_done)
+                      coef_on_all_rows=False, jobs=jobs, precision=PLOT,
+                      on_saturation="hold",
+                      on_fit_done=on_fit_done)
     shape = (splits.n_splits, len(LEARNING_FRACTIONS))
     out = {}
     for penalty, path in paths.items():

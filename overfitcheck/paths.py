@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
+from scipy.linalg import LinAlgWarning
 from scipy.special import expit, log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression, enet_path
@@ -29,23 +30,36 @@ from threadpoolctl import threadpool_limits
 from .metrics import classification_errors, metric_names, regression_errors
 from .splits import Fold
 
-# Coordinate descent stops when the duality gap falls below TOL (scaled by ||y||^2 as in
-# scikit-learn): tight enough that errors agree with scikit-learn's own estimators to 1e-6.
-CD_TOL = 1e-10
+
+@dataclass(frozen=True)
+class Precision:
+    """Solver tolerances. `EXACT` is what agrees with scikit-learn to 1e-6 (1e-4 for logistic);
+    `PLOT` serves learning curves, which are read off a chart and a 1%-of-baseline slope test,
+    and whose tiny subsets (5 rows for 2308 features) make exact fits needlessly slow."""
+
+    cd_tol: float  # duality-gap tolerance of coordinate descent (scaled by ||y||^2 as sklearn)
+    inner_cd_tol: float  # the weighted lassos inside proximal Newton
+    logistic_tol: float  # gradient tolerance of LogisticRegression
+    newton_tol: float  # proximal Newton: relative objective change...
+    coef_tol: float  # ...and largest coefficient move (standardized features) of one step
+    newton_max_iter: int  # proximal Newton steps per alpha
+    inner_cd_max_iter: int  # coordinate-descent sweeps of each inner weighted lasso
+
+
+# Near separation the proximal Newton steps shrink slowly, so the exact cap is generous.
+EXACT = Precision(cd_tol=1e-10, inner_cd_tol=1e-10, logistic_tol=1e-8, newton_tol=1e-9,
+                  coef_tol=1e-6, newton_max_iter=500, inner_cd_max_iter=10_000)
+PLOT = Precision(cd_tol=1e-8, inner_cd_tol=1e-6, logistic_tol=1e-5, newton_tol=1e-6,
+                 coef_tol=1e-4, newton_max_iter=20, inner_cd_max_iter=500)
 CD_MAX_ITER = 100_000
-# The inner weighted lassos of proximal Newton need less: the outer loop fixes what they leave.
-INNER_CD_TOL = 1e-10
-INNER_CD_MAX_ITER = 10_000
-# Logistic fits: gradient tolerance and iteration cap. An unpenalized fit on separable classes
-# never converges (its coefficients diverge); the cap ends it and the warning is recorded.
-LOGISTIC_TOL = 1e-8
+# An unpenalized logistic fit on separable classes never converges (its coefficients diverge):
+# the cap ends it and the non-convergence is recorded.
 LOGISTIC_MAX_ITER = 1_000
-# Proximal Newton (L1 logistic): stop when the objective changes by less than this, relatively.
-NEWTON_TOL = 1e-9
-# On standardized features: far below any coefficient a report shows. Near separation the
-# class-by-class Newton cycle converges linearly, so the cycle cap is generous.
-COEF_TOL = 1e-6
-NEWTON_MAX_ITER = 500
+# Wide single-alpha lassos (the inner solves of proximal Newton) work on a screened subset of
+# features, verified by the KKT conditions afterwards; a feature enters the first working set
+# when its gradient at the warm start exceeds this fraction of alpha.
+SCREEN_MIN_FEATURES = 200
+SCREEN_FRACTION = 0.5
 # Newton-Cholesky forms the (p*K)^2 Hessian: only worth it for small problems with n > p.
 NEWTON_CHOLESKY_MAX_PARAMS = 1_000
 # glmnet's saturation stop: once a fold's training log loss is below 0.1% of the null model's
@@ -80,10 +94,14 @@ class _Fit:
 
 def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Sequence[Fold],
               grids: Mapping[str, np.ndarray], *, coef_on_all_rows: bool = True, jobs: int = 1,
+              precision: Precision = EXACT, on_saturation: str = "skip",
               on_fit_done=None) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
     grids maps "baseline", "none", "l1", "l2" to alphas (ignored for baseline and none).
+    on_saturation: once a fold's classes are separated along a logistic path (see SATURATION),
+    "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
+    carries the last fit forward, as glmnet's truncated path predicts (learning curves).
     Folds run in parallel on `jobs` workers, each with BLAS held to one thread (measured: 2
     OpenBLAS threads are many times slower than 1 for the small Gram and LAPACK calls here).
     """
@@ -93,15 +111,24 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
 
     def run(train: np.ndarray, validation: np.ndarray):
         with threadpool_limits(1):
-            result = _fit_fold(X, y, train, validation, task, n_classes, grids)
+            result = _fit_fold(X, y, train, validation, task, n_classes, grids, precision,
+                               on_saturation if validation.size else None)
         if on_fit_done is not None:
             on_fit_done()
         return result
 
-    if jobs != 1 and len(tasks) > 1:
-        results = Parallel(n_jobs=jobs, prefer="threads")(delayed(run)(tr, va) for tr, va in tasks)
-    else:
-        results = [run(tr, va) for tr, va in tasks]
+    # Warning filters are process-wide and catch_warnings is not thread-safe, so they are set
+    # once here, around all workers. Non-convergence is counted from iteration counts instead
+    # (as scikit-learn decides to warn); ill-conditioned Newton-Cholesky systems make
+    # scikit-learn fall back to lbfgs by itself.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", LinAlgWarning)
+        if jobs != 1 and len(tasks) > 1:
+            results = Parallel(n_jobs=jobs, prefer="threads")(
+                delayed(run)(tr, va) for tr, va in tasks)
+        else:
+            results = [run(tr, va) for tr, va in tasks]
     fold_results = results[: len(folds)]
     full = results[len(folds)] if coef_on_all_rows else None
     paths = {}
@@ -154,7 +181,7 @@ def apply_standardize(X: np.ndarray, rows: np.ndarray, params: np.ndarray, scale
     return (Xv - params[1]) / scale
 
 
-def _fit_fold(X, y, train, validation, task, n_classes, grids):
+def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate):
     Xt, params, scale = standardize(X, train)
     Xv = apply_standardize(X, validation, params, scale)
     yt, yv = y[train], y[validation]
@@ -162,10 +189,10 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids):
     for penalty, alphas in grids.items():
         alphas = np.asarray(alphas, dtype=float)
         if task == "regression":
-            fits[penalty] = _fit_regression(Xt, yt, penalty, alphas)
+            fits[penalty] = _fit_regression(Xt, yt, penalty, alphas, precision)
         else:
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                            stop_when_saturated=validation.size > 0)
+                                            saturate, precision)
     train_errors = {p: _errors(Xt, yt, f, task, n_classes) for p, f in fits.items()}
     val_errors = {p: _errors(Xv, yv, f, task, n_classes) for p, f in fits.items()}
     return train_errors, val_errors, fits
@@ -198,7 +225,8 @@ def probabilities(eta: np.ndarray) -> np.ndarray:
 # --- regression --------------------------------------------------------------------------
 
 
-def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.ndarray) -> _Fit:
+def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.ndarray,
+                    precision: Precision) -> _Fit:
     n, p = Xt.shape
     ybar = yt.mean()
     yc = yt - ybar
@@ -208,7 +236,8 @@ def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.nda
     if penalty == "baseline":
         return _Fit(np.zeros((A, 1, p)), intercept, none)
     if penalty == "l1":
-        return _Fit(_lasso_path(Xt, yc, alphas)[:, None, :], intercept, none)
+        return _Fit(_lasso_path(Xt, yc, alphas, tol=precision.cd_tol)[:, None, :], intercept,
+                    none)
     U, s, Vt = np.linalg.svd(Xt, full_matrices=False)
     uty = U.T @ yc
     if penalty == "none":
@@ -224,10 +253,15 @@ def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.nda
 
 
 def _lasso_path(Xt: np.ndarray, yc: np.ndarray, alphas: np.ndarray,
-                coef_init: np.ndarray | None = None, tol: float = CD_TOL,
+                coef_init: np.ndarray | None = None, tol: float = EXACT.cd_tol,
                 max_iter: int = CD_MAX_ITER) -> np.ndarray:
-    """Lasso along a descending grid with warm starts (coordinate descent on the Gram if n > p)."""
+    """Lasso along a descending grid with warm starts (coordinate descent on the Gram if n > p).
+
+    A single alpha on a wide design is solved on a screened working set (see _screened_lasso).
+    """
     n, p = Xt.shape
+    if alphas.size == 1 and p > SCREEN_MIN_FEATURES:
+        return _screened_lasso(Xt, yc, float(alphas[0]), coef_init, tol, max_iter)[None, :]
     order = np.argsort(-alphas, kind="stable")
     gram = Xt.T @ Xt if n > p else False
     xy = Xt.T @ yc if n > p else None
@@ -241,10 +275,44 @@ def _lasso_path(Xt: np.ndarray, yc: np.ndarray, alphas: np.ndarray,
     return out
 
 
+def _screened_lasso(X: np.ndarray, y: np.ndarray, alpha: float, beta: np.ndarray | None,
+                    tol: float, max_iter: int) -> np.ndarray:
+    """One lasso solve restricted to a working set, then checked against every feature's KKT.
+
+    The working set holds the warm start's non-zero features and those whose gradient there
+    exceeds SCREEN_FRACTION * alpha (a strong-rule-like screen). After solving on it, any left-out
+    feature with |x_j'(y - X beta)| / n > alpha (a KKT violation) joins and the solve repeats,
+    so the result is the lasso on all features; only the work shrinks (2308 genes -> a few
+    dozen).
+    """
+    n, p = X.shape
+    beta = np.zeros(p) if beta is None else beta.copy()
+    grad = np.abs(X.T @ (y - X @ beta)) / n
+    active = (beta != 0) | (grad > SCREEN_FRACTION * alpha)
+    while True:
+        idx = np.flatnonzero(active)
+        beta = np.zeros(p)
+        if idx.size:
+            sub = X[:, idx]
+            gram = sub.T @ sub if n > idx.size else False
+            xy = sub.T @ y if n > idx.size else None
+            _, coefs, _ = enet_path(np.asfortranarray(sub), y, l1_ratio=1.0,
+                                    alphas=np.array([alpha]), precompute=gram, Xy=xy,
+                                    tol=tol,
+                                    max_iter=max_iter, check_input=False)
+            beta[idx] = coefs[:, 0]
+        grad = np.abs(X.T @ (y - X @ beta)) / n
+        violators = ~active & (grad > alpha)
+        if not violators.any():
+            return beta
+        active |= violators
+
+
 # --- classification ----------------------------------------------------------------------
 
 
-def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, stop_when_saturated) -> _Fit:
+def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
+                    precision: Precision = EXACT) -> _Fit:
     n, p = Xt.shape
     A = alphas.size
     outputs = 1 if task == "binary" else n_classes
@@ -259,10 +327,11 @@ def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, stop_when_saturate
     if penalty == "baseline" or present.size < 2:
         return _Fit(np.zeros((A, outputs, p)), np.tile(base, (A, 1)), np.zeros(A, dtype=int))
     if penalty == "l1":
-        fit = _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, stop_when_saturated)
+        fit = _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, on_saturation,
+                                precision)
     else:
         fit = _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present,
-                                     stop_when_saturated and penalty == "l2")
+                                     on_saturation if penalty == "l2" else None, precision)
     return fit
 
 
@@ -273,19 +342,37 @@ def _saturated(Xt, yt, coef, intercept, null_loss) -> bool:
     return bool(loss < SATURATION * null_loss)
 
 
+def _stop(coef, intercept, order, done: int, mode: str) -> None:
+    """End a saturated path after order[done]: NaN ("skip") or the last fit carried ("hold")."""
+    rest, last = order[done + 1:], order[done]
+    if mode == "hold":
+        coef[rest], intercept[rest] = coef[last], intercept[last]
+    else:
+        coef[rest] = np.nan
+
+
 def _null_loss(yt) -> float:
     freq = np.bincount(yt) / yt.size
     freq = freq[freq > 0]
     return float(-np.sum(freq * np.log(freq)))
 
 
-def _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present, saturate
-                           ) -> _Fit:
+def _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present, saturate,
+                           precision: Precision) -> _Fit:
     n, p = Xt.shape
     A = alphas.size
     outputs = 1 if task == "binary" else n_classes
-    small = n > p and p * max(1, present.size - 1) <= NEWTON_CHOLESKY_MAX_PARAMS
-    clf = LogisticRegression(C=np.inf, l1_ratio=0.0, tol=LOGISTIC_TOL,
+    rotation = None
+    design = Xt
+    if p > n:
+        # The L2 (and the lbfgs-from-zero unpenalized) solution lies in X's row space: fitting
+        # on the n x r scores U S with the same C gives the same model, coef = gamma @ V'.
+        U, S, rotation = np.linalg.svd(Xt, full_matrices=False)
+        keep = S > S[0] * np.finfo(float).eps * p
+        design, rotation = U[:, keep] * S[keep], rotation[keep]
+    small = n > design.shape[1] and \
+        design.shape[1] * max(1, present.size - 1) <= NEWTON_CHOLESKY_MAX_PARAMS
+    clf = LogisticRegression(C=np.inf, l1_ratio=0.0, tol=precision.logistic_tol,
                              max_iter=LOGISTIC_MAX_ITER, warm_start=True,
                              solver="newton-cholesky" if small else "lbfgs")
     coef = np.zeros((A, outputs, p))
@@ -295,69 +382,57 @@ def _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present, sa
     null_loss = _null_loss(yt)
     for a in order:
         clf.set_params(C=np.inf if penalty == "none" else 1.0 / (n * alphas[a]))
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            clf.fit(Xt, yt)
-        not_converged[a] = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
-        _raise_unexpected(caught)
+        clf.fit(design, yt)
+        # As scikit-learn decides to warn: the iteration cap was reached.
+        not_converged[a] = int(np.max(clf.n_iter_) >= LOGISTIC_MAX_ITER)
+        fitted = clf.coef_ if rotation is None else clf.coef_ @ rotation
         if task == "binary":
-            coef[a, 0], intercept[a, 0] = clf.coef_[0], clf.intercept_[0]
+            coef[a, 0], intercept[a, 0] = fitted[0], clf.intercept_[0]
         elif present.size == 2:  # a multiclass fold that saw two classes: one binary model
-            coef[a, present[1]], intercept[a, present[1]] = clf.coef_[0], clf.intercept_[0]
+            coef[a, present[1]], intercept[a, present[1]] = fitted[0], clf.intercept_[0]
             intercept[a, present[0]] = 0.0
         else:
-            coef[a, present], intercept[a, present] = clf.coef_, clf.intercept_
+            coef[a, present], intercept[a, present] = fitted, clf.intercept_
         if penalty == "none":  # the unpenalized model has no alpha: one fit serves the grid
             coef[:], intercept[:], not_converged[:] = coef[a], intercept[a], not_converged[a]
             break
         if saturate and _saturated(Xt, yt, coef[a], intercept[a], null_loss):
-            rest = order[list(order).index(a) + 1:]
-            coef[rest] = np.nan
+            _stop(coef, intercept, order, list(order).index(a), saturate)
             break
     return _Fit(coef, intercept, not_converged)
 
 
-def _raise_unexpected(caught) -> None:
-    """Convergence trouble is data (it is counted); any other warning is a bug to surface."""
-    for w in caught:
-        if not issubclass(w.category, ConvergenceWarning | RuntimeWarning | UserWarning):
-            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
-
-
-def _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, saturate) -> _Fit:
+def _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, saturate,
+                      precision: Precision = EXACT) -> _Fit:
     """L1 logistic along a descending grid by proximal Newton, glmnet's way.
 
-    Each Newton step replaces the log loss by its quadratic model at the current fit (IRLS
-    weights w = p(1-p), working response z) and solves that weighted lasso by coordinate descent
-    (scikit-learn's enet_path, on the Gram when n > p), warm-started; multinomial models cycle
-    over the classes, one weighted lasso each. A step that does not lower the objective is
-    halved. Minimizes exactly LogisticRegression(C=1/(n alpha), l1_ratio=1)'s objective.
+    Each Newton step replaces the mean log loss by its quadratic model at the current fit and
+    solves that penalized least-squares problem by coordinate descent (scikit-learn's
+    enet_path, on the Gram when it is the smaller side), warm-started. Binary: IRLS weights
+    p(1-p) and a working response. Multinomial: the full Hessian, each row's K x K block
+    factored so the model becomes least squares on an expanded design (no class-by-class
+    cycling, so convergence stays quadratic near separation). A step that does not lower the
+    objective is halved. Minimizes LogisticRegression(C=1/(n alpha), l1_ratio=1)'s objective.
     """
     n, p = Xt.shape
     A = alphas.size
     binary = task == "binary"
     K = 1 if binary else n_classes
-    Y = (yt == 1).astype(float)[:, None] if binary else np.eye(n_classes)[yt]
+    cols = [0] if binary else list(present)  # outputs this fold can fit
+    Y = (yt == 1).astype(float)[:, None] if binary else np.eye(n_classes)[yt][:, cols]
     coef = np.zeros((A, K, p))
     intercept = np.full((A, K), -np.inf)
     not_converged = np.zeros(A, dtype=int)
-    classes = [0] if binary else list(present)
-    beta = np.zeros((K, p))
-    b0 = np.zeros(K)
-    if binary:
-        ybar = Y.mean()
-        b0[0] = np.log(ybar / (1 - ybar))
-    else:
-        b0[:] = -np.inf
-        b0[present] = np.log(Y[:, present].mean(axis=0))
+    beta = np.zeros((len(cols), p))
+    ybar = Y.mean(axis=0)
+    b0 = np.log(ybar / (1 - ybar)) if binary else np.log(ybar) - np.log(ybar).mean()
 
     def objective(beta, b0, alpha):
         eta = Xt @ beta.T + b0
         if binary:
             loss = np.mean(np.logaddexp(0, eta[:, 0]) - Y[:, 0] * eta[:, 0])
         else:
-            logp = log_softmax(eta[:, present], axis=1)
-            loss = -np.mean(np.sum(Y[:, present] * logp, axis=1))
+            loss = -np.mean(np.sum(Y * log_softmax(eta, axis=1), axis=1))
         return loss + alpha * np.abs(beta).sum()
 
     order = np.argsort(-alphas, kind="stable")
@@ -366,54 +441,95 @@ def _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, saturate) -> _Fi
         alpha = alphas[a]
         current = objective(beta, b0, alpha)
         converged = False
-        caught_here = warnings.catch_warnings(record=True)
-        caught = caught_here.__enter__()
-        warnings.simplefilter("always")
-        for _ in range(NEWTON_MAX_ITER):
-            start, start_beta, start_b0 = current, beta.copy(), b0.copy()
-            for k in classes:
-                eta = Xt @ beta.T + b0
-                prob = expit(eta[:, 0]) if binary else softmax(eta[:, present], axis=1)[
-                    :, list(present).index(k)]
-                w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
-                z = eta[:, k] + (Y[:, k] - prob) / w
-                new_beta_k, new_b0_k = _weighted_lasso(Xt, z, w, alpha, beta[k])
-                step = 1.0
-                old_beta_k, old_b0_k = beta[k].copy(), b0[k]
-                while True:
-                    beta[k] = old_beta_k + step * (new_beta_k - old_beta_k)
-                    b0[k] = old_b0_k + step * (new_b0_k - old_b0_k)
-                    value = objective(beta, b0, alpha)
-                    if value <= current + 1e-15 * abs(current) or step < 1e-4:
-                        break
-                    step /= 2
-                current = value
+        for _ in range(precision.newton_max_iter):
+            if binary:
+                new_beta, new_b0 = _binary_newton_target(Xt, Y[:, 0], beta, b0, alpha,
+                                                         precision)
+            else:
+                new_beta, new_b0 = _multinomial_newton_target(Xt, Y, beta, b0, alpha,
+                                                              precision)
+            step, start = 1.0, current
+            while True:
+                trial_beta = beta + step * (new_beta - beta)
+                trial_b0 = b0 + step * (new_b0 - b0)
+                value = objective(trial_beta, trial_b0, alpha)
+                if value <= current + 1e-15 * abs(current) or step < 1e-4:
+                    break
+                step /= 2
+            moved = max(np.max(np.abs(trial_beta - beta)), np.max(np.abs(trial_b0 - b0)))
+            beta, b0, current = trial_beta, trial_b0, value
             if not binary:  # softmax ignores a common shift of the intercepts: pin it
-                b0[present] -= b0[present].mean()
-            # Converged when a whole cycle moves neither the objective nor any coefficient: near
-            # separation the objective is flat while coefficients still drift.
-            moved = max(np.max(np.abs(beta - start_beta)),
-                        np.max(np.abs(np.nan_to_num(b0 - start_b0))))
-            if abs(start - current) <= NEWTON_TOL * max(abs(current), 1.0) and moved < COEF_TOL:
+                b0 = b0 - b0.mean()
+            # Converged when a step moves neither the objective nor any coefficient: near
+            # separation the objective is flat while coefficients can still drift.
+            if abs(start - current) <= precision.newton_tol * max(abs(current), 1.0) \
+                    and moved < precision.coef_tol:
                 converged = True
                 break
-        caught_here.__exit__(None, None, None)
-        _raise_unexpected(caught)
         not_converged[a] = 0 if converged else 1
-        coef[a], intercept[a] = beta, b0
-        if saturate and _saturated(Xt, yt, beta, b0, null_loss):
-            coef[order[step_index + 1:]] = np.nan
+        coef[a][cols], intercept[a][cols] = beta, b0
+        if saturate and _saturated(Xt, yt, coef[a], intercept[a], null_loss):
+            _stop(coef, intercept, order, step_index, saturate)
             break
     return _Fit(coef, intercept, not_converged)
 
 
-def _weighted_lasso(Xt, z, w, alpha, beta_init) -> tuple[np.ndarray, float]:
+def _binary_newton_target(Xt, y, beta, b0, alpha, precision):
+    """The minimizer of the quadratic model (IRLS weights, working response) plus the penalty."""
+    eta = Xt @ beta[0] + b0[0]
+    prob = expit(eta)
+    w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
+    z = eta + (y - prob) / w
+    new_beta, new_b0 = _weighted_lasso(Xt, z, w, alpha, beta[0], precision)
+    return new_beta[None, :], np.array([new_b0])
+
+
+def _multinomial_newton_target(Xt, Y, B, b, alpha, precision):
+    """The minimizer of the full multinomial quadratic model plus the L1 penalty.
+
+    Row i's Hessian block W_i = diag(p_i) - p_i p_i' is singular along the all-ones direction
+    (softmax ignores a common shift), so it is restricted to the complement U of that
+    direction, factored as V diag(lam) V' with lam floored like the IRLS weights, and the
+    model 1/(2n) sum_i |M_i (eta_i' - eta_i) - t_i|^2, M_i = diag(sqrt(lam)) V' U', becomes
+    least squares on an expanded design with n(K-1) rows and K p columns. The unpenalized
+    intercepts are projected out (Frisch-Waugh-Lovell) and recovered after the lasso.
+    """
+    n, p = Xt.shape
+    K = B.shape[0]
+    eta = Xt @ B.T + b
+    P = softmax(eta, axis=1)
+    U = np.linalg.qr(np.eye(K) - 1.0 / K)[0][:, : K - 1]  # orthonormal, orthogonal to ones
+    W = (P[:, :, None] * np.eye(K)) - P[:, :, None] * P[:, None, :]
+    lam, V = np.linalg.eigh(U.T @ W @ U)
+    lam = np.maximum(lam, MIN_WEIGHT)
+    M = np.sqrt(lam)[:, :, None] * np.swapaxes(V, 1, 2) @ U.T  # (n, K-1, K)
+    grad = (P - Y) @ U  # n times the gradient, in the U basis
+    t = -np.einsum("idc,id->ic", V, grad) / np.sqrt(lam)  # -diag(lam)^-1/2 V' grad
+    target = t + np.einsum("ick,ik->ic", M, eta)
+    m = n * (K - 1)
+    Z = np.einsum("ick,ij->ickj", M, Xt).reshape(m, K * p)
+    C = M.reshape(m, K)
+    target = target.reshape(m)
+    CtC_pinv = np.linalg.pinv(C.T @ C)
+    project = C @ CtC_pinv
+    Zt = Z - project @ (C.T @ Z)
+    tt = target - project @ (C.T @ target)
+    # enet_path scales by 1/(2 rows); the model is 1/(2n): rescale rows by sqrt(K-1).
+    scale = np.sqrt(K - 1)
+    beta = _lasso_path(Zt * scale, tt * scale, np.array([alpha]), coef_init=B.reshape(-1),
+                       tol=precision.inner_cd_tol,
+                       max_iter=precision.inner_cd_max_iter)[0]
+    new_b = CtC_pinv @ (C.T @ (target - Z @ beta))
+    return beta.reshape(K, p), new_b
+
+
+def _weighted_lasso(Xt, z, w, alpha, beta_init, precision) -> tuple[np.ndarray, float]:
     """min (1/2n) sum w_i (z_i - b - x_i beta)^2 + alpha |beta|_1 with an unpenalized b."""
     sw = np.sqrt(w)
     xm = (w @ Xt) / w.sum()
     zm = (w @ z) / w.sum()
     Xw = (Xt - xm) * sw[:, None]
     zw = (z - zm) * sw
-    beta = _lasso_path(Xw, zw, np.array([alpha]), coef_init=beta_init, tol=INNER_CD_TOL,
-                       max_iter=INNER_CD_MAX_ITER)[0]
+    beta = _lasso_path(Xw, zw, np.array([alpha]), coef_init=beta_init,
+                       tol=precision.inner_cd_tol, max_iter=precision.inner_cd_max_iter)[0]
     return beta, float(zm - xm @ beta)
