@@ -80,7 +80,8 @@ class Config:
         None, "Text encoding of the CSV; detected (UTF-8, else cp1252) when not given."
     )
     jobs: int = _opt(
-        -1, "Folds fitted in parallel; -1 means one per CPU core. BLAS runs one thread in each."
+        -1, "Worker processes fitting folds in parallel (BLAS runs one thread in each); -1: one "
+        "per CPU core when the design has a million cells or more, else 1.",
     )
 
     def __post_init__(self) -> None:
@@ -110,7 +111,7 @@ class Config:
         if self.max_rows is not None and self.max_rows < 2:
             problems.append("--max-rows must be at least 2")
         if self.jobs == 0 or self.jobs < -1:
-            problems.append("--jobs must be -1 (one per core) or at least 1")
+            problems.append("--jobs must be -1 (automatic) or at least 1")
         if self.group_col and self.time_col:
             problems.append("--group-col and --time-col cannot be combined")
         if problems:

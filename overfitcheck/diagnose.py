@@ -48,6 +48,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     grids = alpha_grids(dataset, config)
     all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
 
+    jobs = _jobs(config.jobs, dataset.X.size)
     total = splits.n_splits + 1
     done = [0]
 
@@ -58,11 +59,11 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         return step
 
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      all_grids, jobs=config.jobs, on_fit_done=tick("fitting paths", total))
+                      all_grids, jobs=jobs, on_fit_done=tick("fitting paths", total))
     baseline = summarize(paths.pop("baseline"), metric)
     curves = {p: summarize(path, metric) for p, path in paths.items()}
     done[0] = 0
-    learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=config.jobs,
+    learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=jobs,
                                on_fit_done=tick("learning curves",
                                                 splits.n_splits * len(LEARNING_FRACTIONS)))
     verdict = judge(curves, baseline, learning, config, LABELS[metric], dataset.task,
@@ -90,6 +91,17 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                "validation_sizes": [int(f.validation.size) for f in splits.folds]},
         config=config, baseline=baseline, curves=curves, learning=learning, verdict=verdict,
         notes=dataset.notes + splits.notes, warnings=tuple(warnings))
+
+
+# Starting worker processes costs seconds (each imports scikit-learn): below about a million
+# design cells the folds finish sooner in this process.
+PARALLEL_MIN_CELLS = 1_000_000
+
+
+def _jobs(jobs: int, cells: int) -> int:
+    if jobs != -1:
+        return jobs
+    return -1 if cells >= PARALLEL_MIN_CELLS and (os.cpu_count() or 1) > 1 else 1
 
 
 def _metric(metric: str | None, task: str) -> str:

@@ -102,33 +102,26 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     on_saturation: once a fold's classes are separated along a logistic path (see SATURATION),
     "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
     carries the last fit forward, as glmnet's truncated path predicts (learning curves).
-    Folds run in parallel on `jobs` workers, each with BLAS held to one thread (measured: 2
-    OpenBLAS threads are many times slower than 1 for the small Gram and LAPACK calls here).
+    Folds run in parallel on `jobs` worker processes (-1: one per core); see _fit_fold.
     """
     tasks = [(f.train, f.validation) for f in folds]
     if coef_on_all_rows:
         tasks.append((np.arange(len(y)), np.arange(0)))
 
-    def run(train: np.ndarray, validation: np.ndarray):
-        with threadpool_limits(1):
-            result = _fit_fold(X, y, train, validation, task, n_classes, grids, precision,
-                               on_saturation if validation.size else None)
+    work = [delayed(_fit_fold)(X, y, tr, va, task, n_classes, grids, precision,
+                               on_saturation if va.size else None) for tr, va in tasks]
+    if jobs != 1 and len(work) > 1:
+        # Processes, not threads: warning filters are process-wide and scikit-learn flips them
+        # inside its solvers (catch_warnings is not thread-safe), so threads would turn one
+        # fold's internal warning into another fold's exception.
+        stream = Parallel(n_jobs=jobs, return_as="generator")(work)
+    else:
+        stream = (function(*args, **kwargs) for function, args, kwargs in work)
+    results = []
+    for result in stream:
+        results.append(result)
         if on_fit_done is not None:
             on_fit_done()
-        return result
-
-    # Warning filters are process-wide and catch_warnings is not thread-safe, so they are set
-    # once here, around all workers. Non-convergence is counted from iteration counts instead
-    # (as scikit-learn decides to warn); ill-conditioned Newton-Cholesky systems make
-    # scikit-learn fall back to lbfgs by itself.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        warnings.simplefilter("ignore", LinAlgWarning)
-        if jobs != 1 and len(tasks) > 1:
-            results = Parallel(n_jobs=jobs, prefer="threads")(
-                delayed(run)(tr, va) for tr, va in tasks)
-        else:
-            results = [run(tr, va) for tr, va in tasks]
     fold_results = results[: len(folds)]
     full = results[len(folds)] if coef_on_all_rows else None
     paths = {}
@@ -182,6 +175,22 @@ def apply_standardize(X: np.ndarray, rows: np.ndarray, params: np.ndarray, scale
 
 
 def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate):
+    """One fold (or all rows): standardize on its training rows, fit every path, score them.
+
+    BLAS is held to one thread (measured: 2 OpenBLAS threads are many times slower than 1 for
+    the small Gram and LAPACK calls here); the second core goes to another fold's process.
+    Non-convergence is counted from iteration counts, as scikit-learn decides to warn, so its
+    warnings are silenced here; an ill-conditioned Newton-Cholesky system makes scikit-learn
+    fall back to lbfgs by itself.
+    """
+    with threadpool_limits(1), warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        warnings.simplefilter("ignore", LinAlgWarning)
+        return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
+                               saturate)
+
+
+def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate):
     Xt, params, scale = standardize(X, train)
     Xv = apply_standardize(X, validation, params, scale)
     yt, yv = y[train], y[validation]

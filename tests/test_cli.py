@@ -1,0 +1,156 @@
+"""The command line end to end: CliRunner and a real subprocess of the installed command."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from helpers import DATA, ROOT
+from typer.testing import CliRunner
+
+from overfitcheck.cli import app
+
+SAMPLES = ROOT / "sample_data"
+MODEL_KEYS = {"penalty", "alpha", "alpha_1se", "train_error", "validation_error",
+              "validation_error_se", "n_nonzero", "verdict", "reasons"}
+TOP_KEYS = {"schema_version", "task", "metric", "n_rows", "n_features", "verdict", "models",
+            "baseline", "paths", "learning_curves", "config", "seed", "folds", "input",
+            "versions"}
+
+
+def run(*args: str, env: dict | None = None):
+    return CliRunner().invoke(app, ["diagnose", *map(str, args)], env=env)
+
+
+def _json(tmp_path, *args):
+    result = run(*args, "--format", "json", "--no-plots", "-q", "-o", tmp_path / "out")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_report_json_has_every_contract_key(tmp_path):
+    report = _json(tmp_path, DATA / "diabetes.csv", "--target", "target")
+    assert TOP_KEYS <= report.keys()
+    assert report["schema_version"] == 1
+    assert [m["penalty"] for m in report["models"]] == ["none", "l1", "l2"]
+    for model in report["models"]:
+        assert MODEL_KEYS <= model.keys()
+    assert report["baseline"]["validation_error"] > 0
+    l1 = report["paths"]["l1"]
+    assert len(l1["alphas"]) == 30 and len(l1["validation_error"][0]) == 5
+    assert len(report["learning_curves"]["l1"]["n_train"]) == 8
+    assert report["input"]["sha256"] == hashlib.sha256(
+        (DATA / "diabetes.csv").read_bytes()).hexdigest()
+    assert report["folds"]["splitter"] == "KFold" and report["seed"] == 0
+    saved = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert saved == report
+
+
+@pytest.mark.parametrize(("name", "target", "extra", "verdict"), [
+    ("khan_train.csv", "Y", ("--cv", "3", "--n-alphas", "12"), "overfitting"),
+    ("default.csv", "default", (), "good_fit"),
+    ("breast_cancer.csv", "target", (), "overfitting"),
+    ("diabetes.csv", "target", (), "good_fit"),
+])
+def test_real_datasets_get_their_expected_verdict(tmp_path, name, target, extra, verdict):
+    report = _json(tmp_path, DATA / name, "--target", target, *extra)
+    assert report["verdict"] == verdict, report["verdict_reasons"]
+    if name == "khan_train.csv":
+        assert report["task"] == "multiclass"
+        none = report["models"][0]
+        assert none["verdict"] == "overfitting" and none["train_error"] < 1e-3
+    if name == "default.csv":
+        assert all(m["verdict"] != "overfitting" for m in report["models"])
+
+
+def test_table_output_names_the_three_families(tmp_path):
+    result = run(DATA / "diabetes.csv", "--target", "target", "--no-plots", "-o",
+                 tmp_path / "out")
+    assert result.exit_code == 0
+    for name in ("unregularized", "L1 (lasso)", "L2 (ridge)", "baseline", "GOOD FIT"):
+        assert name in result.stdout
+    assert "\x1b[" not in result.stdout  # no colour codes when stdout is not a terminal
+
+
+@pytest.mark.parametrize(("args", "code", "line"), [
+    (("missing.csv", "--target", "y"), 3,
+     "overfitcheck: error: missing.csv does not exist. Fix: check the path and the current "
+     "folder"),
+    ((DATA / "hitters.csv", "--target", "salery"), 3,
+     "overfitcheck: error: target column 'salery' not found; close names: 'Salary'. Fix: pass "
+     "--target with one of the file's columns"),
+    ((DATA / "diabetes.csv", "--target", "target", "--cv", "1"), 2,
+     "overfitcheck: error: --cv must be at least 2, not 1. Fix: see overfitcheck diagnose "
+     "--help"),
+    ((DATA / "diabetes.csv", "--target", "target", "--metric", "log_loss"), 2,
+     "overfitcheck: error: --metric log_loss does not apply to a regression target. Fix: use "
+     "one of rmse, mae, r2"),
+])
+def test_bad_input_gets_one_line_and_its_exit_code(tmp_path, args, code, line):
+    out = tmp_path / "out"
+    result = run(*args, "-o", out)
+    assert result.exit_code == code
+    assert result.stderr.strip().replace(str(DATA) + os.sep, "") == line
+    assert "Traceback" not in result.output
+    assert not out.exists()  # nothing half-written
+
+
+def test_files_that_cannot_be_diagnosed(tmp_path):
+    cases = {
+        "empty.csv": (b"", "is empty"),
+        "header.csv": (b"a,b,y\n", "has a header but no data rows"),
+        "constant.csv": (b"a,y\n1,5\n2,5\n3,5\n4,5\n5,5\n", "is constant"),
+        "image.csv": (bytes(range(256)) * 4, "is not a text file"),
+    }
+    for name, (content, words) in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        result = run(path, "--target", "y", "-o", tmp_path / "out")
+        assert result.exit_code == 3, (name, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0] and "Fix:" in lines[0], lines
+
+
+def test_debug_shows_the_traceback(tmp_path):
+    result = run(tmp_path / "nope.csv", "--target", "y", "--debug")
+    assert result.exit_code == 3
+    assert "Traceback" in result.stderr
+
+
+def test_fail_on_policy(tmp_path):
+    args = (SAMPLES / "overfit.csv", "--target", "y", "--no-plots", "-q", "-o", tmp_path)
+    assert run(*args, "--fail-on", "overfitting").exit_code == 1
+    assert run(*args, "--fail-on", "any").exit_code == 1
+    assert run(*args, "--fail-on", "underfitting").exit_code == 0
+    assert run(*args).exit_code == 0
+
+
+def test_quiet_keeps_stderr_empty_and_input_unchanged(tmp_path):
+    source = tmp_path / "data.csv"
+    shutil.copy(SAMPLES / "no_signal.csv", source)
+    before = source.read_bytes()
+    result = run(source, "--target", "clicked", "-q", "--no-plots", "-o", tmp_path)
+    assert result.exit_code == 0
+    assert result.stderr == ""
+    assert source.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data.csv", "report.json"]
+
+
+def test_version():
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and re.fullmatch(r"overfitcheck \d+\.\d+\.\d+\n", result.stdout)
+
+
+def test_python_dash_m_runs_the_same_cli(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "overfitcheck", "diagnose", str(DATA / "diabetes.csv"),
+         "--target", "target", "--format", "json", "--no-plots", "-q", "-o", str(tmp_path)],
+        capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["verdict"] == "good_fit"
