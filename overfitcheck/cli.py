@@ -135,7 +135,7 @@ def diagnose_command(
         show_progress = not quiet and err.is_terminal
         with _progress(err, show_progress) as progress:
             report = diagnose(path, config=config, progress=progress)
-        if not quiet:
+        if not quiet and output_format is Format.json:  # the table's verdict panel lists them
             for line in (*report.notes, *report.warnings):
                 err.print(f"note: {line}", markup=False)
         write_outputs(report, output_dir, plots=not no_plots)

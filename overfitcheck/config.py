@@ -81,7 +81,7 @@ class Config:
     )
     jobs: int = _opt(
         -1, "Worker processes fitting folds in parallel (BLAS runs one thread in each); -1: one "
-        "per CPU core when the design has a million cells or more, else 1.",
+        "per CPU core for classes or a design of a million cells or more, else 1.",
     )
 
     def __post_init__(self) -> None:

@@ -48,7 +48,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     grids = alpha_grids(dataset, config)
     all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
 
-    jobs = _jobs(config.jobs, dataset.X.size)
+    jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
     total = splits.n_splits + 1
     done = [0]
 
@@ -93,15 +93,17 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         notes=dataset.notes + splits.notes, warnings=tuple(warnings))
 
 
-# Starting worker processes costs seconds (each imports scikit-learn): below about a million
-# design cells the folds finish sooner in this process.
+# Starting worker processes costs seconds (each imports scikit-learn). Iterative logistic fits
+# always repay it (measured on 2 cores: telco churn 15 s -> 11 s, khan 76 s -> 42 s); exact
+# least-squares paths only from about a million design cells.
 PARALLEL_MIN_CELLS = 1_000_000
 
 
-def _jobs(jobs: int, cells: int) -> int:
+def _jobs(jobs: int, cells: int, task: str) -> int:
     if jobs != -1:
         return jobs
-    return -1 if cells >= PARALLEL_MIN_CELLS and (os.cpu_count() or 1) > 1 else 1
+    worth_it = task != "regression" or cells >= PARALLEL_MIN_CELLS
+    return -1 if worth_it and (os.cpu_count() or 1) > 1 else 1
 
 
 def _metric(metric: str | None, task: str) -> str:
