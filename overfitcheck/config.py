@@ -53,7 +53,9 @@ class Config:
         0.10, "Overfitting margin: validation minus training error beyond this fraction of the "
         "baseline's validation error.",
     )
-    gap_floor: float = _opt(0.0, "Smallest overfitting margin, in units of the metric.")
+    gap_floor: float = _opt(
+        0.0, "Smallest overfitting and underfitting margins, in units of the metric."
+    )
     underfit_fraction: float = _opt(
         0.05, "Underfitting: the best model improves on the baseline by less than this fraction "
         "of the baseline's validation error.",
@@ -71,7 +73,8 @@ class Config:
     )
     more_data_fraction: float = _opt(
         0.01, "More data would help: the validation learning curve falls by more than this "
-        "fraction of the baseline's validation error over the last quarter of the sizes.",
+        "fraction of the baseline's validation error from its third-largest training size "
+        "(about 74%) to the largest.",
     )
     max_rows: int | None = _opt(
         None, "Diagnose a seeded random sample of this many rows instead of the whole file."

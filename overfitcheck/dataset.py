@@ -98,10 +98,11 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
         notes.append(f"dropped {n_dropped} rows with a missing target")
     frame = frame.loc[keep]
     if config.max_rows is not None and len(frame) > config.max_rows:
-        rows = np.sort(np.random.default_rng(config.seed).choice(len(frame), config.max_rows,
+        available = len(frame)
+        rows = np.sort(np.random.default_rng(config.seed).choice(available, config.max_rows,
                                                                   replace=False))
         frame = frame.iloc[rows]
-        notes.append(f"diagnosing a random sample of {config.max_rows} of {len(frame)} rows "
+        notes.append(f"diagnosing a random sample of {config.max_rows} of {available} rows "
                      f"(--max-rows, seed {config.seed})")
     y_raw = frame[target]
     task, reason = _infer_task(y_raw, config.task)

@@ -70,7 +70,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                     dataset.n_features, min(f.train.size for f in splits.folds))
     warnings = []
     for penalty, curve in curves.items():
-        if curve.at_edge:
+        if _edge_matters(curve, curves["none"]):
             warnings.append(f"{FAMILY_NAMES[penalty]}: the best alpha is the {curve.at_edge} of "
                             "the grid; widen it with --alpha-min / --alpha-max")
         failed = int(curve.not_converged.sum())
@@ -91,6 +91,15 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                "validation_sizes": [int(f.validation.size) for f in splits.folds]},
         config=config, baseline=baseline, curves=curves, learning=learning, verdict=verdict,
         notes=dataset.notes + splits.notes, warnings=tuple(warnings))
+
+
+def _edge_matters(curve, none) -> bool:
+    """An edge choice is worth a warning unless it is the small end and the unregularized model
+    (the alpha -> 0 limit, also fitted) validates no better: then the grid already spans it."""
+    if curve.at_edge != "smallest":
+        return curve.at_edge is not None
+    i = curve.index_min
+    return bool(none.validation_mean[0] < curve.validation_mean[i] - curve.validation_se[i])
 
 
 # Starting worker processes costs seconds (each imports scikit-learn). Iterative logistic fits

@@ -66,4 +66,6 @@ class NoFeatures(OverfitcheckError):
 
 
 class OutputProblem(OverfitcheckError):
-    """The output folder cannot be written."""
+    """The output folder cannot be written: a bad --output-dir is a usage error (exit 2)."""
+
+    exit_code = ExitCode.USAGE

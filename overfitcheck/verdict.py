@@ -17,7 +17,8 @@ and SE_G the standard error of the per-fold gaps:
   inconclusive  otherwise: the gap is within fold noise of the margin
 Overall: underfitting when the best family is barely better than the baseline; inconclusive when
 fold noise exceeds its improvement over the baseline; else overfitting when the unregularized
-model overfits; else the unregularized model's verdict (good_fit or inconclusive).
+model overfits; else good_fit when the unregularized model underfits (the best family clearly
+beats the baseline); else the unregularized model's verdict (good_fit or inconclusive).
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def _recommend(best: FamilyVerdict, curve: Curve, by_penalty) -> str:
 
 
 def _more_data(curve: LearningCurve | None, threshold: float) -> bool | None:
-    """True when the validation error still falls over the last quarter of the sizes."""
+    """True when the validation error still falls from the third-largest size to the largest."""
     if curve is None:
         return None
     mean = curve.validation_mean
