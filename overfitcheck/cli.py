@@ -154,8 +154,9 @@ def diagnose_command(
     except (typer.Exit, typer.Abort):
         raise
     except Exception as bug:  # noqa: BLE001 - the one place that turns bugs into exit code 4
-        _fail(err, f"internal error: {type(bug).__name__}: {bug}. Fix: rerun with --debug and "
-              "report the traceback", ExitCode.INTERNAL, debug)
+        detail = " ".join(str(bug).split()).rstrip(".")
+        _fail(err, f"internal error: {type(bug).__name__}: {detail}. Fix: rerun with --debug "
+              "and report the traceback", ExitCode.INTERNAL, debug)
     verdict = report.verdict.overall
     if fail_on is FailOn.any and verdict in ("overfitting", "underfitting") or \
             fail_on.value == verdict:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -89,6 +90,12 @@ class Config:
 
     def __post_init__(self) -> None:
         problems = []
+        numbers = {f.name: getattr(self, f.name) for f in fields(self)
+                   if isinstance(getattr(self, f.name), float)}
+        for name, value in [*numbers.items(), *(("alphas", a) for a in self.alphas or ())]:
+            if not math.isfinite(value):
+                problems.append(f"--{name.replace('_', '-')} must be a finite number, not "
+                                f"{value}")
         if self.task is not None and self.task not in TASKS:
             problems.append(f"--task must be one of {', '.join(TASKS)}, not {self.task!r}")
         if self.metric is not None and self.metric not in METRICS:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .dataset import Dataset
+from .errors import MetricUndefined
 from .paths import PLOT, PenaltyPath, fit_paths
 from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
 
@@ -90,16 +91,19 @@ class LearningCurve:
 def summarize(path: PenaltyPath, metric: str) -> Curve:
     """Means over folds, standard errors, alpha_min and alpha_1se (the cv.glmnet rule)."""
     train, val = path.train[metric], path.validation[metric]
-    k = val.shape[1]
     # An alpha that a saturated fold skipped is left out of the choice, as cv.glmnet truncates
     # its lambda sequence to the shortest fold path.
     complete = path.fitted.all(axis=1)
+    if not np.any(complete & np.any(np.isfinite(val), axis=1)):
+        raise MetricUndefined(f"the {metric} error is undefined on every validation fold (a "
+                              "fold lacks a class it needs)", "choose another --metric, e.g. "
+                              "log_loss, or folds that hold every class")
     with np.errstate(all="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are expected here
         val_mean = np.where(complete, np.nanmean(val, axis=1), np.nan)
         train_mean = np.where(complete, np.nanmean(train, axis=1), np.nan)
-    se = _sd(val) / np.sqrt(k)
-    gap_se = _sd(val - train) / np.sqrt(k)
+    se = _se(val)
+    gap_se = _se(val - train)
     index_min = int(np.nanargmin(val_mean))
     # alpha_1se: the largest alpha whose mean error is within one SE of the minimum's. Grids
     # are searched by value, not position, so it is >= alpha_min whatever the grid's order.
@@ -125,9 +129,9 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
                     seed: int, jobs: int = 1, on_fit_done=None) -> dict[str, LearningCurve]:
     """Each family at its chosen alpha, refitted on nested stratified subsets of every fold.
 
-    Iterative fits walk the whole grid down to the chosen alpha, so each step starts warm (a
-    cold L1 logistic fit at a small alpha costs more than the whole path above it), at the
-    PLOT precision.
+    Iterative fits walk down the grid (at most LEARNING_WALK steps) to the chosen alpha, so
+    each step starts warm (a cold L1 logistic fit at a small alpha costs more than the path
+    above it), at the PLOT precision.
     """
     folds: list[Fold] = []
     sizes = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits))
@@ -156,6 +160,12 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
             penalty, curves[penalty].alpha_min, LEARNING_FRACTIONS, sizes.mean(axis=1),
             path.train[metric][at].reshape(shape).T, path.validation[metric][at].reshape(shape).T)
     return out
+
+
+def _se(values: np.ndarray) -> np.ndarray:
+    """Standard error over the folds that have a value (a metric can be undefined on some)."""
+    counts = np.sum(~np.isnan(values), axis=1)
+    return _sd(values) / np.sqrt(np.maximum(counts, 1))
 
 
 def _sd(values: np.ndarray) -> np.ndarray:

@@ -20,6 +20,9 @@ MAX_CLASS_CODES = 10
 # A text or integer column with a distinct value on every row is an identifier once there are
 # enough rows for that to be telling rather than chance.
 ID_MIN_ROWS = 20
+# A class label target with more distinct values than this is almost surely an identifier or a
+# number stored as text; a multinomial model over it would be meaningless (and huge).
+MAX_CLASSES = 100
 # Text columns whose levels exceed --max-levels and cover more than half the rows are free text
 # or near-identifiers: one-hot coding them would only memorise rows.
 FREE_TEXT_UNIQUE_FRACTION = 0.5
@@ -28,6 +31,9 @@ PARSE_FRACTION = 0.9
 _DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?)?)"
                    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
+# An integer column unique per row is an identifier when it is a run of consecutive numbers or
+# is named like one; a measurement (income, square metres) can be unique per row too.
+_ID_NAME = re.compile(r"(?i)(^|[^a-z])(id|key|index|row|uuid)([^a-z]|$)|id$")
 _NUMBER = re.compile(r"^\s*[-+]?(\d+|\d{1,3}([,' ]\d{3})+)(\.\d*)?([eE][-+]?\d+)?\s*$")
 
 
@@ -109,6 +115,10 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
     y, classes = _encode_target(y_raw, task, target)
     plans = [ColumnPlan(target, "target", f"{task} ({reason})", int(n_dropped))]
     groups = order = None
+    for option, name in (("--group-col", config.group_col), ("--time-col", config.time_col)):
+        if name and _resolve_column(frame, name, option) == target:
+            raise UsageProblem(f"{option} {name!r} is the target column",
+                               f"give {option} a column other than the target")
     if config.group_col:
         col = _resolve_column(frame, config.group_col, "--group-col")
         groups = frame[col].astype(str).to_numpy()
@@ -171,7 +181,15 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
             raise UsageProblem(f"--task binary needs a target with 2 values; {y.name!r} has "
                                f"{distinct}", "use --task multiclass or regression")
         return forced, "set by --task"
+    if not pd.api.types.is_bool_dtype(y) and not pd.api.types.is_numeric_dtype(y):
+        numbers, _ = _as_numbers(y.astype(str))
+        if numbers is not None and distinct > MAX_CLASS_CODES:
+            return "regression", f"numbers written as text, {distinct} distinct values"
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
+        if distinct > MAX_CLASSES:
+            raise BadTarget(f"target column {y.name!r} has {distinct} distinct labels, too many "
+                            "classes to model", "pass --task regression if it is a number, or "
+                            "choose a target with fewer classes")
         kind = "binary" if distinct == 2 else "multiclass"
         return kind, f"{distinct} labels"
     if distinct == 2:
@@ -186,7 +204,8 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
 def _encode_target(y: pd.Series, task: str, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
     if task == "regression":
         if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-            numbers = pd.to_numeric(y, errors="coerce")
+            parsed, _ = _as_numbers(y.astype(str))
+            numbers = pd.Series(parsed if parsed is not None else np.nan, index=y.index)
             if numbers.isna().any():
                 raise BadTarget(f"target column {name!r} is not numeric, so it cannot be a "
                                 "regression target", "drop --task regression to classify it")
@@ -210,7 +229,11 @@ def _time_order(column: pd.Series, name: str) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(column):
         values = column.to_numpy(dtype=np.float64)
     else:
-        parsed = pd.to_datetime(column, errors="coerce", format="mixed")
+        try:
+            parsed = pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
+        except (ValueError, TypeError) as err:
+            raise UsageProblem(f"--time-col {name!r} has values that are not dates ({err})",
+                               "give a column of numbers or ISO dates") from err
         if parsed.isna().mean() > 1 - PARSE_FRACTION:
             raise UsageProblem(f"--time-col {name!r} is neither numeric nor dates",
                                "give a column of numbers or ISO dates")
@@ -257,7 +280,8 @@ def _plan_column(column: pd.Series, name: str, config: Config
         distinct = np.unique(present).size
         if distinct <= 1:
             return ColumnPlan(name, "dropped", "constant", n_missing), None, []
-        if distinct == n and n >= ID_MIN_ROWS and np.all(present == np.round(present)):
+        if distinct == n and n >= ID_MIN_ROWS and np.all(present == np.round(present)) \
+                and (present.max() - present.min() + 1 == n or _ID_NAME.search(name)):
             return ColumnPlan(name, "dropped", "ID-like (a distinct integer per row)",
                               n_missing), None, []
         if n_missing:

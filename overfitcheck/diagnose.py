@@ -70,7 +70,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                     dataset.n_features, min(f.train.size for f in splits.folds))
     warnings = []
     for penalty, curve in curves.items():
-        if _edge_matters(curve, curves["none"]):
+        if _edge_matters(curve, curves["none"], config):
             warnings.append(f"{FAMILY_NAMES[penalty]}: the best alpha is the {curve.at_edge} of "
                             "the grid; widen it with --alpha-min / --alpha-max")
         failed = int(curve.not_converged.sum())
@@ -93,11 +93,15 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         notes=dataset.notes + splits.notes, warnings=tuple(warnings))
 
 
-def _edge_matters(curve, none) -> bool:
-    """An edge choice is worth a warning unless it is the small end and the unregularized model
-    (the alpha -> 0 limit, also fitted) validates no better: then the grid already spans it."""
+def _edge_matters(curve, none, config: Config) -> bool:
+    """Is an edge choice worth a warning? The derived grid's large end already zeroes (L1) or
+    shrinks to 1% (L2) every coefficient, so there only a user-set grid can be too narrow; at
+    the small end, only if the unregularized model (the alpha -> 0 limit, also fitted)
+    validates better by more than one SE."""
+    if curve.at_edge == "largest":
+        return config.alphas is not None or config.alpha_max is not None
     if curve.at_edge != "smallest":
-        return curve.at_edge is not None
+        return False
     i = curve.index_min
     return bool(none.validation_mean[0] < curve.validation_mean[i] - curve.validation_se[i])
 

@@ -61,6 +61,10 @@ class TooFewRows(OverfitcheckError):
     """Not enough rows left to cross-validate."""
 
 
+class MetricUndefined(OverfitcheckError):
+    """The chosen metric has no value on these folds."""
+
+
 class NoFeatures(OverfitcheckError):
     """Every feature column was dropped."""
 

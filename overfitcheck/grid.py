@@ -15,7 +15,7 @@ L1_RATIO_TALL = 1e-4
 L1_RATIO_WIDE = 1e-2
 # L2 never zeroes a coefficient, so it has no natural alpha_max. At alpha = 100 x the largest
 # eigenvalue of the standardized Gram / n, every direction is shrunk to <= 1% (over-regularized,
-# predictions ~ the mean); 1e-6 of that leaves every direction that carries 1e-4 or more of the
+# predictions ~ the mean); 1e-6 of that leaves every direction that carries 1e-2 or more of the
 # top eigenvalue unshrunk to within 1% (under-regularized, ~ least squares).
 L2_TOP_FACTOR = 1e2
 L2_RATIO = 1e-6

@@ -24,7 +24,7 @@ from joblib import Parallel, delayed
 from scipy.linalg import LinAlgWarning
 from scipy.special import expit, log_softmax, softmax
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LogisticRegression, enet_path
+from sklearn.linear_model import LinearRegression, LogisticRegression, enet_path
 from threadpoolctl import threadpool_limits
 
 from .metrics import classification_errors, metric_names, regression_errors
@@ -60,7 +60,8 @@ LOGISTIC_MAX_ITER = 1_000
 # when its gradient at the warm start exceeds this fraction of alpha.
 SCREEN_MIN_FEATURES = 200
 SCREEN_FRACTION = 0.5
-# Newton-Cholesky forms the (p*K)^2 Hessian: only worth it for small problems with n > p.
+LSTSQ_COND = LinearRegression().tol
+# Newton-Cholesky forms the (p*(K-1))^2 Hessian: only worth it for small problems with n > p.
 NEWTON_CHOLESKY_MAX_PARAMS = 1_000
 # glmnet's saturation stop: once a fold's training log loss is below 0.1% of the null model's
 # (deviance explained > 99.9%), the classes are separated and smaller alphas only inflate the
@@ -217,8 +218,8 @@ def _errors(Xs, y, fit: _Fit, task, n_classes) -> dict[str, np.ndarray]:
         errors = regression_errors(y, eta[:, :, 0].T)
     else:
         errors = classification_errors(y, probabilities(eta), n_classes)
-    for m, values in errors.items():
-        out[m][fitted] = values
+    for m in out:  # a two-class target modelled as multiclass also gets a ROC AUC: not asked
+        out[m][fitted] = errors[m]
     return out
 
 
@@ -245,14 +246,14 @@ def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.nda
     if penalty == "baseline":
         return _Fit(np.zeros((A, 1, p)), intercept, none)
     if penalty == "l1":
-        return _Fit(_lasso_path(Xt, yc, alphas, tol=precision.cd_tol)[:, None, :], intercept,
-                    none)
+        coef, capped = _lasso_path(Xt, yc, alphas, tol=precision.cd_tol, with_cap=True)
+        return _Fit(coef[:, None, :], intercept, capped.astype(int))
     U, s, Vt = np.linalg.svd(Xt, full_matrices=False)
     uty = U.T @ yc
     if penalty == "none":
-        # Minimum-norm least squares, as LinearRegression's lstsq: drop singular values below
-        # numpy's default rcond (eps * max(n, p)) of the largest.
-        keep = s > s[0] * np.finfo(float).eps * max(n, p) if s.size else s > 0
+        # Minimum-norm least squares, as LinearRegression: scipy's lstsq(cond=tol) drops singular
+        # values below tol = 1e-6 of the largest, so near-collinear columns do not blow up.
+        keep = s > LSTSQ_COND * s[0]
         coef = Vt[keep].T @ (uty[keep] / s[keep])
         return _Fit(np.broadcast_to(coef, (A, 1, p)).copy(), intercept, none)
     # Ridge for every alpha from one SVD: w = V diag(s / (s^2 + n alpha)) U'y.
@@ -263,25 +264,31 @@ def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.nda
 
 def _lasso_path(Xt: np.ndarray, yc: np.ndarray, alphas: np.ndarray,
                 coef_init: np.ndarray | None = None, tol: float = EXACT.cd_tol,
-                max_iter: int = CD_MAX_ITER) -> np.ndarray:
+                max_iter: int = CD_MAX_ITER, with_cap: bool = False):
     """Lasso along a descending grid with warm starts (coordinate descent on the Gram if n > p).
 
     A single alpha on a wide design is solved on a screened working set (see _screened_lasso).
+    with_cap: also return which alphas stopped at max_iter (did not converge) for the report.
     """
     n, p = Xt.shape
     if alphas.size == 1 and p > SCREEN_MIN_FEATURES:
-        return _screened_lasso(Xt, yc, float(alphas[0]), coef_init, tol, max_iter)[None, :]
+        beta = _screened_lasso(Xt, yc, float(alphas[0]), coef_init, tol, max_iter)[None, :]
+        return (beta, np.zeros(1, dtype=bool)) if with_cap else beta
     order = np.argsort(-alphas, kind="stable")
     gram = Xt.T @ Xt if n > p else False
     xy = Xt.T @ yc if n > p else None
     if n <= p:
         Xt = np.asfortranarray(Xt)  # coordinate descent on X itself walks its columns
-    _, coefs, _ = enet_path(Xt, yc, l1_ratio=1.0, alphas=alphas[order], precompute=gram, Xy=xy,
-                            coef_init=coef_init, tol=tol, max_iter=max_iter,
-                            check_input=False)
+    _, coefs, _, n_iter = enet_path(Xt, yc, l1_ratio=1.0, alphas=alphas[order],
+                                    precompute=gram, Xy=xy, coef_init=coef_init, tol=tol,
+                                    max_iter=max_iter, check_input=False, return_n_iter=True)
     out = np.empty((alphas.size, p))
     out[order] = coefs.T
-    return out
+    if not with_cap:
+        return out
+    capped = np.empty(alphas.size, dtype=bool)
+    capped[order] = np.asarray(n_iter) >= max_iter
+    return out, capped
 
 
 def _screened_lasso(X: np.ndarray, y: np.ndarray, alpha: float, beta: np.ndarray | None,
@@ -300,15 +307,15 @@ def _screened_lasso(X: np.ndarray, y: np.ndarray, alpha: float, beta: np.ndarray
     active = (beta != 0) | (grad > SCREEN_FRACTION * alpha)
     while True:
         idx = np.flatnonzero(active)
-        beta = np.zeros(p)
+        start, beta = beta[idx], np.zeros(p)
         if idx.size:
             sub = X[:, idx]
             gram = sub.T @ sub if n > idx.size else False
             xy = sub.T @ y if n > idx.size else None
             _, coefs, _ = enet_path(np.asfortranarray(sub), y, l1_ratio=1.0,
                                     alphas=np.array([alpha]), precompute=gram, Xy=xy,
-                                    tol=tol,
-                                    max_iter=max_iter, check_input=False)
+                                    coef_init=start, tol=tol, max_iter=max_iter,
+                                    check_input=False)
             beta[idx] = coefs[:, 0]
         grad = np.abs(X.T @ (y - X @ beta)) / n
         violators = ~active & (grad > alpha)
@@ -462,9 +469,12 @@ def _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, saturate,
                 trial_beta = beta + step * (new_beta - beta)
                 trial_b0 = b0 + step * (new_b0 - b0)
                 value = objective(trial_beta, trial_b0, alpha)
-                if value <= current + 1e-15 * abs(current) or step < 1e-4:
+                if value <= current + 1e-15 * abs(current):
                     break
                 step /= 2
+                if step < 1e-4:  # no descent left along this step: stop where we are
+                    trial_beta, trial_b0, value = beta, b0, current
+                    break
             moved = max(np.max(np.abs(trial_beta - beta)), np.max(np.abs(trial_b0 - b0)))
             beta, b0, current = trial_beta, trial_b0, value
             if not binary:  # softmax ignores a common shift of the intercepts: pin it

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .errors import EmptyFile, InputNotFound, NotACsv
+from .errors import EmptyFile, InputNotFound, NotACsv, UsageProblem
 
 SAMPLE_BYTES = 256 * 1024  # enough lines to sniff a delimiter, small enough to be instant
 DELIMITERS = (",", ";", "\t", "|")
@@ -118,8 +118,8 @@ def _decode(sample: bytes, encoding: str | None, notes: list[str]) -> tuple[str,
         try:
             return encoding, sample.decode(encoding, errors="replace")
         except LookupError as err:
-            raise NotACsv(f"unknown encoding {encoding!r}",
-                          "use an encoding Python knows, e.g. utf-8 or cp1252") from err
+            raise UsageProblem(f"--encoding {encoding!r} is not an encoding Python knows",
+                               "use e.g. utf-8, cp1252 or latin-1") from err
     if sample.startswith(b"\xef\xbb\xbf"):
         return "utf-8-sig", sample[3:].decode("utf-8", errors="replace")
     try:

@@ -39,7 +39,8 @@ class Splits:
 
 
 def make_splits(dataset: Dataset, config: Config) -> Splits:
-    """Build the folds exactly as the scikit-learn call in `definition` would."""
+    """Build the folds as the scikit-learn call in `definition` would (on its stratify_on label,
+    when rare classes had to be merged)."""
     n, k = dataset.n_rows, config.cv
     notes: list[str] = []
     if n < k:
@@ -55,6 +56,9 @@ def make_splits(dataset: Dataset, config: Config) -> Splits:
         pairs = splitter.split(index, groups=dataset.groups)
         definition = {"splitter": "GroupKFold", "n_splits": k, "group_col": config.group_col}
     elif dataset.order is not None:
+        if n < k + 1:
+            raise TooFewRows(f"{n} rows cannot make {k} time-ordered folds (TimeSeriesSplit "
+                             f"needs {k + 1})", f"use --cv {max(2, n - 1)} or give more rows")
         splitter = TimeSeriesSplit(n_splits=k)
         pairs = ((dataset.order[tr], dataset.order[va]) for tr, va in splitter.split(index))
         definition = {"splitter": "TimeSeriesSplit", "n_splits": k, "time_col": config.time_col}
@@ -77,6 +81,9 @@ def make_splits(dataset: Dataset, config: Config) -> Splits:
         pairs = splitter.split(index, strat)
         definition = {"splitter": "StratifiedKFold", "n_splits": k, "shuffle": True,
                       "random_state": config.seed}
+        if counts.min() < k:
+            definition["stratify_on"] = "target, classes with fewer than n_splits members " \
+                                        "merged into the most common class"
     else:
         splitter = KFold(n_splits=k, shuffle=True, random_state=config.seed)
         pairs = splitter.split(index)

@@ -104,7 +104,8 @@ def judge(curves: dict[str, Curve], baseline: Curve, learning: dict[str, Learnin
             Vr = float(r.validation_mean[r.index_min])
             # Paired over the same folds: fold-to-fold noise common to both models cancels.
             diff = c.validation_folds[i] - r.validation_folds[r.index_min]
-            diff_se = float(np.nanstd(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0
+            diff = diff[np.isfinite(diff)]
+            diff_se = float(np.std(diff, ddof=1) / np.sqrt(diff.size)) if diff.size > 1 else 0.0
             if V - Vr > z * diff_se and V - Vr > config.gain_fraction * B:
                 overfit = True
                 reasons.append(
