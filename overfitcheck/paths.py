@@ -61,6 +61,9 @@ LOGISTIC_MAX_ITER = 1_000
 SCREEN_MIN_FEATURES = 200
 SCREEN_FRACTION = 0.5
 LSTSQ_COND = LinearRegression().tol
+# The full-Hessian multinomial step builds an n(K-1) x Kp design: up to this many cells (160 MB)
+# it does; above, the class-by-class step keeps memory at the size of X.
+EXPANDED_MAX_CELLS = 20_000_000
 # Newton-Cholesky forms the (p*(K-1))^2 Hessian: only worth it for small problems with n > p.
 NEWTON_CHOLESKY_MAX_PARAMS = 1_000
 # glmnet's saturation stop: once a fold's training log loss is below 0.1% of the null model's
@@ -152,27 +155,24 @@ def standardize(X: np.ndarray, train: np.ndarray
     Xt = X[train]
     missing = np.isnan(Xt)
     counts = (~missing).sum(axis=0)
-    fill = np.where(counts > 0, np.where(missing, 0.0, Xt).sum(axis=0) / np.maximum(counts, 1),
+    # The mean of the observed values (0 for a column empty in this fold) imputes the missing
+    # ones; imputing with the mean keeps it the mean, so it also centres the column.
+    mean = np.where(counts > 0, np.where(missing, 0.0, Xt).sum(axis=0) / np.maximum(counts, 1),
                     0.0)
-    if missing.any():
-        Xt = np.where(missing, fill, Xt)
-    mean = Xt.mean(axis=0)
-    Xt = Xt - mean
+    Xt = np.where(missing, mean, Xt) - mean
     scale = np.sqrt(np.mean(Xt**2, axis=0))
     # StandardScaler leaves (near-)constant columns unscaled rather than dividing by ~0.
     scale = np.where(scale < 10 * np.finfo(float).eps * np.maximum(np.abs(mean), 1.0), 1.0,
                      scale)
     Xt /= scale
-    # Impute with the fill value, then centre with the mean of the imputed column: both learnt
-    # on training rows; applying them to other rows is `apply_standardize`.
-    return Xt, np.vstack([fill, mean]), scale
+    return Xt, mean, scale
 
 
-def apply_standardize(X: np.ndarray, rows: np.ndarray, params: np.ndarray, scale: np.ndarray
+def apply_standardize(X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: np.ndarray
                       ) -> np.ndarray:
+    """The training fold's imputation and scaling applied to other rows."""
     Xv = X[rows]
-    Xv = np.where(np.isnan(Xv), params[0], Xv)
-    return (Xv - params[1]) / scale
+    return (np.where(np.isnan(Xv), mean, Xv) - mean) / scale
 
 
 def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate):
@@ -192,8 +192,8 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
 
 
 def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate):
-    Xt, params, scale = standardize(X, train)
-    Xv = apply_standardize(X, validation, params, scale)
+    Xt, mean, scale = standardize(X, train)
+    Xv = apply_standardize(X, validation, mean, scale)
     yt, yv = y[train], y[validation]
     fits: dict[str, _Fit] = {}
     for penalty, alphas in grids.items():
@@ -461,9 +461,12 @@ def _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, saturate,
             if binary:
                 new_beta, new_b0 = _binary_newton_target(Xt, Y[:, 0], beta, b0, alpha,
                                                          precision)
-            else:
+            elif n * (len(cols) - 1) * len(cols) * p <= EXPANDED_MAX_CELLS:
                 new_beta, new_b0 = _multinomial_newton_target(Xt, Y, beta, b0, alpha,
                                                               precision)
+            else:
+                new_beta, new_b0 = _class_by_class_newton_target(Xt, Y, beta, b0, alpha,
+                                                                 precision)
             step, start = 1.0, current
             while True:
                 trial_beta = beta + step * (new_beta - beta)
@@ -501,6 +504,20 @@ def _binary_newton_target(Xt, y, beta, b0, alpha, precision):
     z = eta + (y - prob) / w
     new_beta, new_b0 = _weighted_lasso(Xt, z, w, alpha, beta[0], precision)
     return new_beta[None, :], np.array([new_b0])
+
+
+def _class_by_class_newton_target(Xt, Y, B, b, alpha, precision):
+    """Memory-light multinomial step for large designs: one IRLS weighted lasso per class with
+    the others held (glmnet's partial Newton). Converges linearly rather than quadratically
+    near separation, which large n makes rare."""
+    B, b = B.copy(), b.copy()
+    for k in range(B.shape[0]):
+        eta = Xt @ B.T + b
+        prob = softmax(eta, axis=1)[:, k]
+        w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
+        z = eta[:, k] + (Y[:, k] - prob) / w
+        B[k], b[k] = _weighted_lasso(Xt, z, w, alpha, B[k], precision)
+    return B, b
 
 
 def _multinomial_newton_target(Xt, Y, B, b, alpha, precision):

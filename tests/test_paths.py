@@ -194,3 +194,19 @@ def test_fold_with_one_class_predicts_that_class():
     paths = fit_paths(X, y, "binary", 2, [fold], {"l2": np.array([0.1]),
                                                   "none": np.array([0.0])})
     assert paths["l2"].validation["accuracy"][0, 0] == pytest.approx(0.1)
+
+
+def test_large_multinomial_designs_take_the_memory_light_step(monkeypatch):
+    """Both multinomial Newton steps reach the same L1 solution."""
+    import overfitcheck.paths as engine
+
+    config, dataset, splits, grids = _setup(DATA / "penguins.csv", target="species")
+    fold = splits.folds[0]
+    small = {"l1": grids["l1"][[6, 12]]}
+    full = fit_paths(dataset.X, dataset.y, dataset.task, 3, [fold], small,
+                     coef_on_all_rows=False)
+    monkeypatch.setattr(engine, "EXPANDED_MAX_CELLS", 0)
+    light = fit_paths(dataset.X, dataset.y, dataset.task, 3, [fold], small,
+                      coef_on_all_rows=False)
+    np.testing.assert_allclose(light["l1"].validation["log_loss"],
+                               full["l1"].validation["log_loss"], rtol=1e-4)
