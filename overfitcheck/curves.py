@@ -31,6 +31,7 @@ class Curve:
     train_mean: np.ndarray
     validation_mean: np.ndarray
     validation_se: np.ndarray  # fold standard deviation / sqrt(k), as cv.glmnet
+    train_se: np.ndarray
     gap_se: np.ndarray  # standard error of the per-fold (validation - training) gap
     index_min: int
     index_1se: int
@@ -113,7 +114,7 @@ def summarize(path: PenaltyPath, metric: str) -> Curve:
         n_nonzero = np.sum(np.any(np.abs(path.coef) > ZERO_COEF, axis=1), axis=1)
     else:
         n_nonzero = np.zeros(path.alphas.size, dtype=int)
-    return Curve(path.penalty, path.alphas, train, val, train_mean, val_mean, se,
+    return Curve(path.penalty, path.alphas, train, val, train_mean, val_mean, se, _se(train),
                  gap_se, index_min, index_1se, path.coef, n_nonzero, path.not_converged,
                  {m: _mean(v, complete) for m, v in path.train.items()},
                  {m: _mean(v, complete) for m, v in path.validation.items()})

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import functools
 import io
-import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -193,8 +192,7 @@ def _draw_validation_curve(ax: Axes, report: Report, penalty: str) -> None:
     train, validation = curve.train_mean, curve.validation_mean
     # Training band: the same standard error as validation_se (fold sd / sqrt(k)), blanked
     # where a fold skipped the alpha, as the means are.
-    k = curve.train_folds.shape[1]
-    train_se = np.where(np.isfinite(train), _fold_sd(curve.train_folds) / math.sqrt(k), np.nan)
+    train_se = np.where(np.isfinite(train), curve.train_se, np.nan)
     validation_se = np.where(np.isfinite(validation), curve.validation_se, np.nan)
     bands = [_band(train, train_se), _band(validation, validation_se)]
     ax.fill_between(alphas, *bands[0], color=TRAIN_COLOUR, alpha=0.15, linewidth=0)
@@ -551,16 +549,6 @@ def _font(bold: bool) -> FT2Font:
     weight = "bold" if bold else "normal"
     return FT2Font(font_manager.findfont(font_manager.FontProperties(family=FONT,
                                                                       weight=weight)))
-
-
-def _fold_sd(values: np.ndarray) -> np.ndarray:
-    """Sample sd across folds, ignoring NaN; 0 where fewer than two folds have a value."""
-    counts = np.sum(~np.isnan(values), axis=1)
-    out = np.zeros(values.shape[0])
-    ok = counts > 1
-    if ok.any():
-        out[ok] = np.nanstd(values[ok], axis=1, ddof=1)
-    return out
 
 
 def _num(x: float) -> str:
