@@ -85,7 +85,7 @@ class PenaltyPath:
     validation: dict[str, np.ndarray]
     coef: np.ndarray | None  # (n_alphas, n_outputs, n_features), fitted on all rows
     intercept: np.ndarray | None  # (n_alphas, n_outputs)
-    not_converged: np.ndarray  # (n_alphas,) fits that warned they did not converge
+    not_converged: np.ndarray  # (n_alphas,) fits that stopped at their iteration cap
     fitted: np.ndarray  # (n_alphas, n_folds) False where a saturated fold skipped the alpha
 
 
@@ -396,7 +396,7 @@ def _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present, sa
     not_converged = np.zeros(A, dtype=int)
     order = np.argsort(-alphas, kind="stable") if penalty == "l2" else np.arange(A)
     null_loss = _null_loss(yt)
-    for a in order:
+    for position, a in enumerate(order):
         clf.set_params(C=np.inf if penalty == "none" else 1.0 / (n * alphas[a]))
         clf.fit(design, yt)
         # As scikit-learn decides to warn: the iteration cap was reached.
@@ -413,7 +413,7 @@ def _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present, sa
             coef[:], intercept[:], not_converged[:] = coef[a], intercept[a], not_converged[a]
             break
         if saturate and _saturated(Xt, yt, coef[a], intercept[a], null_loss):
-            _stop(coef, intercept, order, list(order).index(a), saturate)
+            _stop(coef, intercept, order, position, saturate)
             break
     return _Fit(coef, intercept, not_converged)
 

@@ -130,8 +130,8 @@ class Report:
                         for c in self.columns],
             "verdict": v.overall,
             "verdict_reasons": list(v.reasons),
-            "recommendation": {"penalty": v.best, "alpha": _alpha(v.best, best_curve.alpha_min),
-                               "alpha_1se": _alpha(v.best, best_curve.alpha_1se),
+            "recommendation": {"penalty": v.best, "alpha": best_curve.alpha_min,
+                               "alpha_1se": best_curve.alpha_1se,
                                "text": v.recommendation,
                                "l1_dropped_features": self.dropped_by_l1()},
             "more_data_would_help": v.more_data_helps,
@@ -155,10 +155,6 @@ class Report:
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
 
 
-def _alpha(penalty: str, alpha: float) -> float:
-    return 0.0 if penalty == "none" else alpha
-
-
 def _sklearn_equivalent(penalty: str, alpha: float, task: str) -> str:
     if task == "regression":
         return {"none": "LinearRegression()", "l1": f"Lasso(alpha={alpha:.6g})",
@@ -171,7 +167,7 @@ def _sklearn_equivalent(penalty: str, alpha: float, task: str) -> str:
 
 def _path_dict(c: Curve) -> dict[str, Any]:
     return {
-        "alphas": c.alphas.tolist() if c.penalty != "none" else [0.0],
+        "alphas": c.alphas.tolist(),  # the unregularized model's grid is [0.0]
         "train_error": c.train_folds.tolist(),
         "validation_error": c.validation_folds.tolist(),
         "train_error_mean": c.train_mean.tolist(),
@@ -179,8 +175,8 @@ def _path_dict(c: Curve) -> dict[str, Any]:
         "validation_error_se": c.validation_se.tolist(),
         "n_nonzero": c.n_nonzero.tolist(),
         "not_converged": c.not_converged.tolist(),
-        "alpha_min": c.alpha_min if c.penalty != "none" else 0.0,
-        "alpha_1se": c.alpha_1se if c.penalty != "none" else 0.0,
+        "alpha_min": c.alpha_min,
+        "alpha_1se": c.alpha_1se,
         "other_metrics": {m: {"train_mean": c.all_train[m].tolist(),
                               "validation_mean": c.all_validation[m].tolist()}
                           for m in c.all_train},
@@ -188,7 +184,7 @@ def _path_dict(c: Curve) -> dict[str, Any]:
 
 
 def _learning_dict(lc: LearningCurve) -> dict[str, Any]:
-    return {"alpha": lc.alpha if lc.penalty != "none" else 0.0,
+    return {"alpha": lc.alpha,
             "fractions": list(lc.fractions), "n_train": lc.n_train.tolist(),
             "train_error": lc.train_folds.tolist(),
             "validation_error": lc.validation_folds.tolist(),

@@ -129,8 +129,7 @@ def judge(curves: dict[str, Curve], baseline: Curve, learning: dict[str, Learnin
                            f"fold noise of the margin {f(M)}.")
         more = _more_data(learning.get(penalty), config.more_data_fraction * B)
         families.append(FamilyVerdict(
-            penalty, float(c.alpha_min) if penalty != "none" else 0.0,
-            float(c.alpha_1se) if penalty != "none" else 0.0, T, V, se, G, gse,
+            penalty, c.alpha_min, c.alpha_1se, T, V, se, G, gse,
             G / B if B else float("inf"), int(c.n_nonzero[i]), verdict, tuple(reasons), more))
     by_penalty = {fv.penalty: fv for fv in families}
     best = min(families, key=lambda fv: fv.validation_error)
