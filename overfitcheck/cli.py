@@ -99,6 +99,7 @@ def diagnose_command(
                                   ] = default_of("more_data_fraction"),
     max_rows: Annotated[int | None, _opt("max_rows", "--max-rows")] = default_of("max_rows"),
     encoding: Annotated[str | None, _opt("encoding", "--encoding")] = default_of("encoding"),
+    chunk_rows: Annotated[int, _opt("chunk_rows", "--chunk-rows")] = default_of("chunk_rows"),
     jobs: Annotated[int, _opt("jobs", "--jobs")] = default_of("jobs"),
     output_dir: Annotated[Path, typer.Option(
         "--output-dir", "-o", help="Folder for report.json and the PNGs (created if missing).")
@@ -131,7 +132,7 @@ def diagnose_command(
             underfit_fraction=underfit_fraction, noise_se=noise_se,
             interpolation_fraction=interpolation_fraction, gain_fraction=gain_fraction,
             more_data_fraction=more_data_fraction, max_rows=max_rows, encoding=encoding,
-            jobs=jobs)
+            chunk_rows=chunk_rows, jobs=jobs)
         show_progress = not quiet and err.is_terminal
         with _progress(err, show_progress) as progress:
             report = diagnose(path, config=config, progress=progress)

@@ -163,6 +163,42 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     return out
 
 
+def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None
+                         ) -> dict[str, LearningCurve]:
+    """learning_curves for a regression design held as cell statistics (paths_gram.py).
+
+    Learning subset i of a fold is its training rows of learning level <= i (splits.
+    level_of_rows): whole cells, so every size is fitted exactly from the same statistics.
+    """
+    from .paths_gram import fit_regression_paths
+
+    levels = len(LEARNING_FRACTIONS)
+    n_folds = data.train.shape[0]
+    train = np.array([data.train[j] & (data.level <= i) for j in range(n_folds)
+                      for i in range(levels)])
+    validation = np.repeat(data.validation, levels, axis=0)
+    sizes = (train @ data.stats.count).reshape(n_folds, levels).T
+    # The lasso walks warm down its grid to the chosen alpha: a cold start at a small alpha
+    # costs coordinate descent ten times the whole warm path (measured: 0.34 s against 0.03 s
+    # for 30 alphas on 200,000 x 110). Ridge and least squares are direct.
+    grids = {penalty: np.array([curve.alpha_min]) for penalty, curve in curves.items()}
+    walk = curves["l1"].alphas[curves["l1"].alphas >= curves["l1"].alpha_min]
+    if walk.size > LEARNING_WALK:  # every k-th alpha, always ending at the chosen one
+        walk = walk[::-1][:: -(-walk.size // LEARNING_WALK)][::-1]
+    grids["l1"] = walk
+    paths = fit_regression_paths(data, grids, train=train, validation=validation,
+                                 coef_on_all_rows=False, absolute=metric == "mae",
+                                 precision=PLOT, on_fit_done=on_fit_done)
+    shape = (n_folds, levels)
+    out = {}
+    for penalty, path in paths.items():
+        at = int(np.argmin(path.alphas))  # the chosen alpha ends each walk
+        out[penalty] = LearningCurve(penalty, curves[penalty].alpha_min, LEARNING_FRACTIONS,
+                                     sizes.mean(axis=1), path.train[metric][at].reshape(shape).T,
+                                     path.validation[metric][at].reshape(shape).T)
+    return out
+
+
 def _se(values: np.ndarray) -> np.ndarray:
     """Standard error over the folds that have a value (a metric can be undefined on some)."""
     counts = np.sum(~np.isnan(values), axis=1)

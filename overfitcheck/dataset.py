@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -28,6 +28,13 @@ MAX_CLASSES = 100
 FREE_TEXT_UNIQUE_FRACTION = 0.5
 # Share of a text column's values that must parse before it is read as numbers or dates.
 PARSE_FRACTION = 0.9
+# Text columns with more distinct values than this are dropped as free text or identifiers
+# without counting further: a file read in chunks must bound what it remembers of a column.
+MAX_TRACKED_LEVELS = 100_000
+# The date check looks at this many values of a text column.
+DATE_SAMPLE = 1000
+MISSING_LEVEL = "(missing)"
+OTHER_LEVEL = "(other)"
 _DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
                    r"|\d{1,2}/\d{1,2}/\d{2,4}( \d{1,2}:\d{2}(:\d{2})?)?)"
                    r"\s*(Z|[+-]\d{2}:?\d{2})?\s*$")
@@ -135,10 +142,11 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
     for position, name in enumerate(frame.columns):
         if name in used:
             continue
-        plan, block, block_names = _plan_column(frame.iloc[:, position], str(name), config)
+        column = frame.iloc[:, position]
+        plan, encoding, block_names = plan_column(ColumnSummary.of(column), str(name), config)
         plans.append(plan)
-        if block is not None:
-            blocks.append(block)
+        if encoding is not None:
+            blocks.append(encode_column(column, encoding))
             names.extend(block_names)
     if not blocks:
         raise NoFeatures("no usable feature columns: every column other than the target was "
@@ -184,7 +192,7 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
     if not pd.api.types.is_bool_dtype(y) and not pd.api.types.is_numeric_dtype(y):
         numbers, _ = _as_numbers(y.astype(str))
         if numbers is not None and distinct > MAX_CLASS_CODES:
-            return "regression", f"numbers written as text, {distinct} distinct values"
+            return "regression", regression_reason(ColumnSummary(n_text=1))
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         if distinct > MAX_CLASSES:
             raise BadTarget(f"target column {y.name!r} has {distinct} distinct labels, too many "
@@ -198,7 +206,15 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
     if np.all(np.isfinite(values)) and np.all(values == np.round(values)) \
             and distinct <= MAX_CLASS_CODES:
         return "multiclass", f"{distinct} integer class codes"
-    return "regression", f"numeric, {distinct} distinct values"
+    return "regression", regression_reason(ColumnSummary(n_text=0))
+
+
+def regression_reason(target: ColumnSummary) -> str:
+    """Why a target is a regression target, in words that do not need the whole column's
+    distinct count (a file read in chunks does not keep one)."""
+    if target.n_text:
+        return f"numbers written as text, more than {MAX_CLASS_CODES} distinct"
+    return "numeric, not class codes"
 
 
 def _encode_target(y: pd.Series, task: str, name: str) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -245,61 +261,157 @@ def _time_order(column: pd.Series, name: str) -> np.ndarray:
     return np.argsort(values, kind="stable")
 
 
-def _plan_column(column: pd.Series, name: str, config: Config
-                 ) -> tuple[ColumnPlan, np.ndarray | None, list[str]]:
-    n = len(column)
-    missing = column.isna().to_numpy()
-    n_missing = int(missing.sum())
+@dataclass
+class ColumnSummary:
+    """What the column rules need to know of a column: counts that add up over chunks of rows,
+    so a file read in chunks is planned exactly as when it is read whole (`merge`)."""
+
+    n: int = 0
+    n_missing: int = 0  # empty or spelled missing, as read
+    n_text: int = 0  # present values held as text
+    n_number_like: int = 0  # present values that are numbers, or text that reads as one
+    n_spelled_missing: int = 0  # text spellings of "missing" the reader kept (e.g. " NA ")
+    n_infinite: int = 0
+    low: float = np.inf  # over the finite numbers
+    high: float = -np.inf
+    integers: bool = True
+    # The distinct finite numbers while none repeats (an identifier check); None after.
+    distinct: np.ndarray | None = field(default_factory=lambda: np.empty(0))
+    # Text labels -> count (None past MAX_TRACKED_LEVELS); exact only if every value was text.
+    levels: dict[str, int] | None = field(default_factory=dict)
+    text_sample: tuple[str, ...] = ()  # the first DATE_SAMPLE present values held as text
+
+    @classmethod
+    def of(cls, column: pd.Series) -> ColumnSummary:
+        missing = column.isna().to_numpy()
+        summary = cls(n=len(column), n_missing=int(missing.sum()))
+        present = column[~missing]
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            values = present.to_numpy(dtype=np.float64)
+            summary.n_number_like = values.size
+            summary._add_numbers(values, np.ones(values.size, dtype=np.int64))
+            return summary
+        text = present.astype(str)
+        counts = text.value_counts(sort=False)
+        labels = pd.Series(counts.index, dtype=object).astype(str)
+        weights = counts.to_numpy(dtype=np.int64)
+        numbers = _parse_numbers(labels)
+        spelled = labels.str.strip().isin(NA_VALUES).to_numpy()
+        summary.n_text = int(weights.sum())
+        summary.n_number_like = int(weights[~np.isnan(numbers)].sum())
+        summary.n_spelled_missing = int(weights[spelled].sum())
+        parsed = ~np.isnan(numbers)
+        summary._add_numbers(numbers[parsed], weights[parsed])
+        summary.levels = dict(zip(labels, weights.tolist(), strict=True)) \
+            if len(labels) <= MAX_TRACKED_LEVELS else None
+        summary.text_sample = tuple(text.iloc[:DATE_SAMPLE])
+        return summary
+
+    def _add_numbers(self, values: np.ndarray, weights: np.ndarray) -> None:
+        finite = np.isfinite(values)
+        self.n_infinite += int(weights[~finite].sum())
+        values, weights = values[finite], weights[finite]
+        if values.size:
+            self.low = min(self.low, float(values.min()))
+            self.high = max(self.high, float(values.max()))
+            self.integers = self.integers and bool(np.all(values == np.round(values)))
+        if self.distinct is not None:
+            if not self.integers or np.any(weights > 1):
+                self.distinct = None
+            else:
+                self.distinct = _union_if_disjoint(self.distinct, np.unique(values),
+                                                   values.size)
+
+    def merge(self, other: ColumnSummary) -> ColumnSummary:
+        """The summary of both chunks of rows."""
+        distinct = None
+        if self.distinct is not None and other.distinct is not None \
+                and self.integers and other.integers:
+            distinct = _union_if_disjoint(self.distinct, other.distinct, other.distinct.size)
+        levels = None
+        if self.levels is not None and other.levels is not None:
+            levels = dict(self.levels)
+            for label, count in other.levels.items():
+                levels[label] = levels.get(label, 0) + count
+            if len(levels) > MAX_TRACKED_LEVELS:
+                levels = None
+        return ColumnSummary(
+            self.n + other.n, self.n_missing + other.n_missing, self.n_text + other.n_text,
+            self.n_number_like + other.n_number_like,
+            self.n_spelled_missing + other.n_spelled_missing,
+            self.n_infinite + other.n_infinite, min(self.low, other.low),
+            max(self.high, other.high), self.integers and other.integers, distinct, levels,
+            (self.text_sample + other.text_sample)[:DATE_SAMPLE])
+
+
+def _union_if_disjoint(seen: np.ndarray, new: np.ndarray, new_count: int) -> np.ndarray | None:
+    if new.size != new_count:  # a value repeats within the new rows
+        return None
+    union = np.union1d(seen, new)
+    return union if union.size == seen.size + new.size else None
+
+
+@dataclass(frozen=True)
+class Encoding:
+    """How a kept column becomes features: numbers (plus a missing-value indicator), or one-hot
+    levels, each label mapped to its level (labels not listed go to "(other)")."""
+
+    kind: str  # "numeric" or "categorical"
+    indicator: bool = False
+    levels: tuple[str, ...] = ()
+    mapping: dict[str, str] | None = None  # categorical: label -> level (None: label itself)
+
+
+def plan_column(summary: ColumnSummary, name: str, config: Config
+                ) -> tuple[ColumnPlan, Encoding | None, list[str]]:
+    """The column rules, applied to a column's summary: what is done with it and its features."""
+    s = summary
+    n, n_missing = s.n, s.n_missing
     if n_missing == n:
         return ColumnPlan(name, "dropped", "all missing", n_missing), None, []
-    if pd.api.types.is_bool_dtype(column):
-        column = column.astype("float64")
+    present = n - n_missing
     note = ""
-    if not pd.api.types.is_numeric_dtype(column):
-        text = column[~missing].astype(str)
-        numbers, coerced = _as_numbers(text)
-        if numbers is not None:
-            column = pd.Series(np.nan, index=column.index)
-            column[~missing] = numbers
-            missing = column.isna().to_numpy()
-            n_missing = int(missing.sum())
+    numeric = s.n_text == 0
+    if not numeric:
+        readable = present - s.n_spelled_missing
+        if readable > 0 and s.n_number_like >= PARSE_FRACTION * readable:
+            numeric = True
+            coerced = present - s.n_number_like
+            n_missing += coerced
             note = f"; {coerced} non-numeric values read as missing" if coerced else ""
-        elif _is_datetime(text):
+        elif s.text_sample and _is_datetime(pd.Series(s.text_sample, dtype=object)):
             return ColumnPlan(name, "dropped", "datetime (not used as a feature)", n_missing), \
                 None, []
-    if pd.api.types.is_numeric_dtype(column):
-        values = column.to_numpy(dtype=np.float64)
-        finite = np.isfinite(values) | missing
-        if not finite.all():
-            values = values.copy()
-            values[~finite] = np.nan
-            note += f"; {int((~finite).sum())} infinite values read as missing"
-            missing = np.isnan(values)
-            n_missing = int(missing.sum())
-        present = values[~missing]
-        distinct = np.unique(present).size
-        if distinct <= 1:
+    if numeric:
+        if s.n_infinite:
+            note += f"; {s.n_infinite} infinite values read as missing"
+            n_missing += s.n_infinite
+        if s.low >= s.high:
             return ColumnPlan(name, "dropped", "constant", n_missing), None, []
-        if distinct == n and n >= ID_MIN_ROWS and np.all(present == np.round(present)) \
-                and (present.max() - present.min() + 1 == n or _ID_NAME.search(name)):
+        if n_missing == 0 and s.distinct is not None and s.distinct.size == n \
+                and n >= ID_MIN_ROWS and s.integers \
+                and (s.high - s.low + 1 == n or _ID_NAME.search(name)):
             return ColumnPlan(name, "dropped", "ID-like (a distinct integer per row)",
                               n_missing), None, []
         if n_missing:
             indicator = f"{name} (missing)"
             return (ColumnPlan(name, "numeric", f"{n_missing} missing: imputed with the training "
                                f"fold's mean, plus an indicator{note}", n_missing,
-                               (name, indicator)),
-                    np.column_stack([values, missing.astype(np.float64)]), [name, indicator])
+                               (name, indicator)), Encoding("numeric", True), [name, indicator])
         return ColumnPlan(name, "numeric", "standardized" + note, 0, (name,)), \
-            values[:, None], [name]
-    return _plan_categorical(column, missing, name, config)
+            Encoding("numeric"), [name]
+    return _plan_categorical(s, name, config)
 
 
-def _plan_categorical(column: pd.Series, missing: np.ndarray, name: str, config: Config
-                      ) -> tuple[ColumnPlan, np.ndarray | None, list[str]]:
-    n, n_missing = len(column), int(missing.sum())
-    labels = column.astype(object).where(~missing, "(missing)").astype(str)
-    counts = labels.value_counts()
+def _plan_categorical(s: ColumnSummary, name: str, config: Config
+                      ) -> tuple[ColumnPlan, Encoding | None, list[str]]:
+    n, n_missing = s.n, s.n_missing
+    if s.levels is None:
+        return ColumnPlan(name, "dropped", f"too many levels (over {MAX_TRACKED_LEVELS:,}: free "
+                          "text or an identifier)", n_missing), None, []
+    counts = dict(s.levels)
+    if n_missing:
+        counts[MISSING_LEVEL] = counts.get(MISSING_LEVEL, 0) + n_missing
     distinct = len(counts) - (1 if n_missing else 0)
     if len(counts) <= 1:
         return ColumnPlan(name, "dropped", "constant", n_missing), None, []
@@ -310,22 +422,53 @@ def _plan_categorical(column: pd.Series, missing: np.ndarray, name: str, config:
         return ColumnPlan(name, "dropped", f"too many levels ({distinct}: free text or an "
                           "identifier)", n_missing), None, []
     detail = f"one-hot, {distinct} levels"
+    mapping = None
     if distinct > config.max_levels:
         ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        kept = {level for level, _ in ranked[: config.max_levels] if level != "(missing)"}
-        labels = labels.where(labels.isin(kept | {"(missing)"}), "(other)")
+        kept = {level for level, _ in ranked[: config.max_levels] if level != MISSING_LEVEL}
+        mapping = {label: label if label in kept or label == MISSING_LEVEL else OTHER_LEVEL
+                   for label in counts}
         detail = f"one-hot, {config.max_levels} most frequent of {distinct} levels, rest (other)"
     if n_missing:
         detail += f"; {n_missing} missing as level (missing)"
-    levels = sorted(labels.unique())
+    levels = sorted(set(mapping.values()) if mapping else counts)
     if config.drop_first:
+        detail += f"; first level {levels[0]!r} dropped"
         levels = levels[1:]
-        detail += f"; first level {sorted(labels.unique())[0]!r} dropped"
-    codes = labels.to_numpy()
-    block = np.column_stack([(codes == level).astype(np.float64) for level in levels])
     feature_names = [f"{name}={level}" for level in levels]
-    return ColumnPlan(name, "categorical", detail, n_missing, tuple(feature_names)), block, \
-        feature_names
+    return ColumnPlan(name, "categorical", detail, n_missing, tuple(feature_names)), \
+        Encoding("categorical", levels=tuple(levels), mapping=mapping), feature_names
+
+
+def encode_column(column: pd.Series, encoding: Encoding) -> np.ndarray:
+    """A column's feature block under its Encoding (NaN where a number is missing)."""
+    if encoding.kind == "numeric":
+        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
+            values = column.to_numpy(dtype=np.float64, na_value=np.nan)
+        else:
+            values = _parse_numbers(column.astype(object).where(column.notna(), "").astype(str))
+        values = np.where(np.isfinite(values), values, np.nan)
+        if encoding.indicator:
+            return np.column_stack([values, np.isnan(values).astype(np.float64)])
+        return values[:, None]
+    labels = category_labels(column)
+    if encoding.mapping is not None:
+        labels = labels.map(encoding.mapping).fillna(OTHER_LEVEL)
+    codes = labels.to_numpy()
+    return np.column_stack([(codes == level).astype(np.float64) for level in encoding.levels]) \
+        if encoding.levels else np.empty((len(column), 0))
+
+
+def category_labels(column: pd.Series) -> pd.Series:
+    """A column's values as category labels: text as read, missing as "(missing)"."""
+    return column.astype(object).where(column.notna(), MISSING_LEVEL).astype(str)
+
+
+def _parse_numbers(text: pd.Series) -> np.ndarray:
+    """Each text value as a number (thousands separators allowed), NaN where it is not one."""
+    looks = text.str.match(_NUMBER).to_numpy(dtype=bool, na_value=False)
+    cleaned = text.where(looks).str.replace(r"[,' ]", "", regex=True)
+    return pd.to_numeric(cleaned, errors="coerce").to_numpy(dtype=np.float64)
 
 
 def _as_numbers(text: pd.Series) -> tuple[np.ndarray | None, int]:

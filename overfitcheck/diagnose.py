@@ -9,16 +9,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from .config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Config
-from .curves import learning_curves, summarize
-from .dataset import load_dataset
+from .curves import learning_curves, learning_curves_gram, summarize
+from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
 from .metrics import LABELS
-from .paths import fit_paths
+from .paths import fit_paths, gram_suits
+from .paths_gram import alpha_grids_gram, fit_regression_paths, in_memory
 from .report import Report
-from .splits import LEARNING_FRACTIONS, make_splits
+from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
+from .stream import StreamedDataset, stream_regression
 from .verdict import FAMILY_NAMES, judge
 
 Progress = Callable[[str, int, int], None]
@@ -42,14 +45,15 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     report = progress or (lambda stage, done, total: None)
 
     report("reading", 0, 1)
-    dataset = load_dataset(source, config)
+    dataset: Dataset | StreamedDataset | None = None
+    if _streamable(source, config):
+        with threadpool_limits(1):  # see paths._fit_fold: one BLAS thread is many times faster
+            dataset = stream_regression(source, config, progress)
+    if dataset is None:
+        dataset = load_dataset(source, config)
     metric = _metric(config.metric, dataset.task)
-    splits = make_splits(dataset, config)
-    grids = alpha_grids(dataset, config)
-    all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
-
-    jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
-    total = splits.n_splits + 1
+    total = config.cv + 1
+    learning_total = config.cv * len(LEARNING_FRACTIONS)
     done = [0]
 
     def tick(stage: str, total: int):
@@ -58,16 +62,46 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
             report(stage, done[0], total)
         return step
 
-    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      all_grids, jobs=jobs, on_fit_done=tick("fitting paths", total))
-    baseline = summarize(paths.pop("baseline"), metric)
-    curves = {p: summarize(path, metric) for p, path in paths.items()}
-    done[0] = 0
-    learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=jobs,
-                               on_fit_done=tick("learning curves",
-                                                splits.n_splits * len(LEARNING_FRACTIONS)))
+    with threadpool_limits(1):
+        data, fold_definition, notes = None, None, dataset.notes
+        if isinstance(dataset, StreamedDataset):
+            data, fold_definition = dataset.data, dataset.fold_definition
+        else:
+            splits = make_splits(dataset, config)
+            fold_definition, notes = splits.definition, dataset.notes + splits.notes
+            if dataset.task == "regression" and gram_suits(
+                    dataset.n_features + int(np.isnan(dataset.X).any(axis=0).sum()),
+                    min(f.train.size for f in splits.folds), splits.n_splits):
+                # Sufficient statistics: one pass over the rows serves every fold and subset.
+                data = in_memory(dataset.X, dataset.y, splits.folds,
+                                 level_of_rows(0, dataset.n_rows, config.seed))
+        if data is not None:
+            grids = alpha_grids_gram(data, config)
+            all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
+            paths = fit_regression_paths(data, all_grids,
+                                         on_fit_done=tick("fitting paths", total))
+            baseline = summarize(paths.pop("baseline"), metric)
+            curves = {p: summarize(path, metric) for p, path in paths.items()}
+            done[0] = 0
+            learning = learning_curves_gram(data, curves, metric,
+                                            on_fit_done=tick("learning curves", learning_total))
+            train_sizes = [int(v) for v in data.train @ data.stats.count]
+            validation_sizes = [int(v) for v in data.validation @ data.stats.count]
+    if data is None:
+        grids = alpha_grids(dataset, config)
+        all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
+        jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
+        paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                          all_grids, jobs=jobs, on_fit_done=tick("fitting paths", total))
+        baseline = summarize(paths.pop("baseline"), metric)
+        curves = {p: summarize(path, metric) for p, path in paths.items()}
+        done[0] = 0
+        learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=jobs,
+                                   on_fit_done=tick("learning curves", learning_total))
+        train_sizes = [int(f.train.size) for f in splits.folds]
+        validation_sizes = [int(f.validation.size) for f in splits.folds]
     verdict = judge(curves, baseline, learning, config, LABELS[metric], dataset.task,
-                    dataset.n_features, min(f.train.size for f in splits.folds))
+                    dataset.n_features, min(train_sizes))
     warnings = []
     for penalty, curve in curves.items():
         if _edge_matters(curve, curves["none"], config):
@@ -86,11 +120,16 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         n_rows_dropped=dataset.n_rows_dropped, input_path=dataset.path,
         input_sha256=dataset.sha256, columns=dataset.columns,
         feature_names=dataset.feature_names,
-        folds={**splits.definition,
-               "train_sizes": [int(f.train.size) for f in splits.folds],
-               "validation_sizes": [int(f.validation.size) for f in splits.folds]},
+        folds={**fold_definition, "train_sizes": train_sizes,
+               "validation_sizes": validation_sizes},
         config=config, baseline=baseline, curves=curves, learning=learning, verdict=verdict,
-        notes=dataset.notes + splits.notes, warnings=tuple(warnings))
+        notes=tuple(notes), warnings=tuple(warnings))
+
+
+def _streamable(source, config: Config) -> bool:
+    """A CSV path whose folds the stream can make (not grouped, time-ordered or sampled)."""
+    return not isinstance(source, pd.DataFrame) and config.group_col is None \
+        and config.time_col is None and config.max_rows is None and config.chunk_rows != 0
 
 
 def _edge_matters(curve, none, config: Config) -> bool:

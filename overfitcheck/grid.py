@@ -24,8 +24,7 @@ L2_RATIO = 1e-6
 def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
     """Descending alpha grids for "l1" and "l2" on the documented glmnet scale."""
     if config.alphas is not None:
-        grid = np.sort(np.asarray(config.alphas, dtype=float))[::-1]
-        return {"l1": grid, "l2": grid.copy()}
+        return user_grids(config)
     n, p = dataset.X.shape
     Xs, _, _ = standardize(dataset.X, np.arange(n))
     if dataset.task == "regression":
@@ -37,9 +36,21 @@ def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
             residual = residual[:, 1:]
     l1_top = float(np.max(np.abs(Xs.T @ residual)) / n)
     gram = Xs.T @ Xs if n >= p else Xs @ Xs.T
-    l2_top = L2_TOP_FACTOR * float(np.linalg.eigvalsh(gram)[-1]) / n
+    return grids_from_tops(config, l1_top, float(np.linalg.eigvalsh(gram)[-1]) / n, n >= p)
+
+
+def user_grids(config: Config) -> dict[str, np.ndarray]:
+    grid = np.sort(np.asarray(config.alphas, dtype=float))[::-1]
+    return {"l1": grid, "l2": grid.copy()}
+
+
+def grids_from_tops(config: Config, l1_top: float, top_eigenvalue: float, tall: bool
+                    ) -> dict[str, np.ndarray]:
+    """The grids from max |x_j'r| / n (the smallest alpha that zeroes every L1 coefficient) and
+    the top eigenvalue of the standardized Gram / n, however they were computed."""
     l1_top = l1_top if l1_top > 0 else 1.0
-    ratio = L1_RATIO_TALL if n >= p else L1_RATIO_WIDE
+    l2_top = L2_TOP_FACTOR * top_eigenvalue
+    ratio = L1_RATIO_TALL if tall else L1_RATIO_WIDE
     return {
         "l1": _span(config, l1_top, l1_top * ratio),
         "l2": _span(config, l2_top, l2_top * L2_RATIO),

@@ -75,6 +75,17 @@ SATURATION = 1e-3
 MIN_WEIGHT = 1e-5
 
 
+# Cell statistics hold a q x q Gram per cell (q columns, a few cells per fold): worth it while
+# the folds are taller than wide and those Grams stay within this many bytes.
+GRAM_MAX_BYTES = 1 << 30
+
+
+def gram_suits(q: int, n_train: int, n_folds: int) -> bool:
+    """Should a regression design of q accumulated columns go through cell statistics?"""
+    cells = 2 * n_folds + 1
+    return n_train > q and cells * q * q * 8 <= GRAM_MAX_BYTES
+
+
 @dataclass(frozen=True)
 class PenaltyPath:
     """Errors along one penalty's alpha grid: metric -> array (n_alphas, n_folds)."""
@@ -107,7 +118,18 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
     carries the last fit forward, as glmnet's truncated path predicts (learning curves).
     Folds run in parallel on `jobs` worker processes (-1: one per core); see _fit_fold.
+    A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
+    much faster, the same numbers.
     """
+    if task == "regression" and gram_suits(X.shape[1] + int(np.isnan(X).any(axis=0).sum()),
+                                           min((f.train.size for f in folds), default=0),
+                                           len(folds)):
+        from .paths_gram import fit_regression_paths, in_memory  # it builds on this module
+
+        with threadpool_limits(1):  # see _fit_fold
+            return fit_regression_paths(in_memory(X, y, folds), grids,
+                                        coef_on_all_rows=coef_on_all_rows,
+                                        precision=precision, on_fit_done=on_fit_done)
     tasks = [(f.train, f.validation) for f in folds]
     if coef_on_all_rows:
         tasks.append((np.arange(len(y)), np.arange(0)))

@@ -12,7 +12,9 @@ import os
 import re
 import zipfile
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -42,8 +44,20 @@ class Table:
     notes: tuple[str, ...] = ()
 
 
-def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Table:
-    """Read a delimited text file, sniffing what a spreadsheet export would not say."""
+@dataclass(frozen=True)
+class Format:
+    """How a delimited text file is written, as sniffed from its first bytes."""
+
+    path: str
+    delimiter: str
+    decimal: str
+    encoding: str
+    compression: str | None
+    notes: tuple[str, ...] = ()
+
+
+def sniff(path: str | os.PathLike[str], encoding: str | None = None) -> Format:
+    """Check the file and sniff what a spreadsheet export would not say."""
     path = Path(path)
     _check_path(path)
     compression = _COMPRESSION.get(path.suffix.lower())
@@ -62,13 +76,40 @@ def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Tab
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r} detected" + (", decimal comma" if decimal == ","
                                                              else ""))
-    frame = _read(path, delimiter, decimal, encoding, compression, notes)
+    return Format(str(path), delimiter, decimal, encoding, compression, tuple(notes))
+
+
+def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Table:
+    """Read a delimited text file whole, sniffing what a spreadsheet export would not say."""
+    fmt = sniff(path, encoding)
+    notes = list(fmt.notes)
+    frame = _read(fmt, notes)
+    _check_frame(frame, fmt.path)
+    return Table(frame, fmt.path, sha256(fmt.path), fmt.delimiter, fmt.decimal, fmt.encoding,
+                 fmt.compression, tuple(notes))
+
+
+def read_chunks(fmt: Format, rows: int, notes: list[str], text: tuple[str, ...] = ()
+                ) -> Iterator[pd.DataFrame]:
+    """The file's rows, `rows` at a time, parsed exactly as read_table parses the whole file
+    (each chunk infers its own column types; the dataset rules reconcile them). Columns named
+    in `text` are kept as text, as a whole-file read keeps a column that is not all numbers."""
+    first = True
+    for frame in _read(fmt, notes, chunksize=rows, dtype={c: str for c in text} or None):
+        if first:
+            _check_frame(frame, fmt.path)
+            first = False
+        yield frame
+    if first:
+        raise EmptyFile(f"{fmt.path} has a header but no data rows",
+                        "give a CSV file with data rows")
+
+
+def _check_frame(frame: pd.DataFrame, path: str) -> None:
     if frame.shape[1] == 0:
         raise EmptyFile(f"{path} has no columns", "give a CSV file with a header row")
     if len(frame) == 0:
         raise EmptyFile(f"{path} has a header but no data rows", "give a CSV file with data rows")
-    return Table(frame, str(path), _sha256(path), delimiter, decimal, encoding, compression,
-                 tuple(notes))
 
 
 def _check_path(path: Path) -> None:
@@ -151,22 +192,71 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read(path: Path, delimiter: str, decimal: str, encoding: str, compression: str | None,
-          notes: list[str]) -> pd.DataFrame:
-    options = dict(sep=delimiter, decimal=decimal, na_values=NA_VALUES, keep_default_na=True,
-                   compression=compression)
-    try:
-        if delimiter == "," and decimal == "." and encoding in ("utf-8", "utf-8-sig"):
-            try:
-                return pd.read_csv(path, engine="pyarrow", **options)
-            except Exception:  # noqa: BLE001 - the C engine below gives the precise error
-                pass
+def _read(fmt: Format, notes: list[str], chunksize: int | None = None, dtype=None):
+    """The whole file as a frame, or an iterator of frames of `chunksize` rows.
+
+    pandas' C parser: on this project's 2-core machines it reads a 190 MB numeric CSV in 0.6 s
+    against 1.05 s for its pyarrow engine (which cannot read in chunks either), and a file gives
+    the same numbers read whole or in chunks.
+    """
+    options = dict(sep=fmt.delimiter, decimal=fmt.decimal, na_values=NA_VALUES,
+                   keep_default_na=True, compression=fmt.compression, engine="c",
+                   low_memory=False, dtype=dtype)
+    if chunksize is None:
+        return _parse(fmt, notes, options)
+    return _parse_chunks(fmt, notes, options, chunksize)
+
+
+def _parse(fmt: Format, notes: list[str], options: dict) -> pd.DataFrame:
+    with _read_errors(fmt.path):
         try:
-            return pd.read_csv(path, engine="c", encoding=encoding, low_memory=False, **options)
+            return pd.read_csv(fmt.path, encoding=fmt.encoding, **options)
         except UnicodeDecodeError:
-            notes.append("file is not UTF-8 throughout: read as cp1252 (Windows Western); use "
-                         "--encoding to choose another")
-            return pd.read_csv(path, engine="c", encoding="cp1252", low_memory=False, **options)
+            notes.append(_CP1252_NOTE)
+            return pd.read_csv(fmt.path, encoding="cp1252", **options)
+
+
+def _parse_chunks(fmt: Format, notes: list[str], options: dict, chunksize: int
+                  ) -> Iterator[pd.DataFrame]:
+    encoding = fmt.encoding
+    with _read_errors(fmt.path):
+        done = 0
+        while True:
+            try:
+                with pd.read_csv(fmt.path, encoding=encoding, chunksize=chunksize,
+                                 **options) as reader:
+                    for index, frame in enumerate(reader):
+                        if index >= done:  # after a restart, skip what was already given
+                            done += 1
+                            yield frame
+                return
+            except UnicodeDecodeError:
+                if encoding == "cp1252":
+                    raise
+                if done:  # rows already given were read as UTF-8: the reader must start over
+                    raise EncodingChanged(replace(fmt, encoding="cp1252")) from None
+                notes.append(_CP1252_NOTE)
+                encoding = "cp1252"
+
+
+class EncodingChanged(Exception):
+    """A file read in chunks turned out not to be UTF-8 after its first chunks: read it again
+    in `fmt` (cp1252), as a file read whole would be."""
+
+    def __init__(self, fmt: Format):
+        super().__init__(fmt.encoding)
+        self.fmt = fmt
+
+
+_CP1252_NOTE = ("file is not UTF-8 throughout: read as cp1252 (Windows Western); use --encoding "
+                "to choose another")
+
+
+@contextmanager
+def _read_errors(path: str):
+    """pandas' parsing errors as the one-line problems this tool reports."""
+    try:
+        yield
     except pd.errors.EmptyDataError as err:
         raise EmptyFile(f"{path} has no columns", "give a CSV file with a header row") from err
     except pd.errors.ParserError as err:
@@ -179,7 +269,8 @@ def _read(path: Path, delimiter: str, decimal: str, encoding: str, compression: 
                       "give a CSV file (plain or .gz/.bz2/.zip/.xz)") from err
 
 
-def _sha256(path: Path) -> str:
+def sha256(path: str | os.PathLike[str]) -> str:
+    """The file's SHA-256, read in 1 MB blocks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

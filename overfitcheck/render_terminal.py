@@ -147,7 +147,7 @@ def _data_facts(report: Report) -> Text:
 
 
 def _folds(folds: dict[str, Any]) -> str:
-    skip = {"splitter", "train_sizes", "validation_sizes", "group_col", "time_col"}
+    skip = {"splitter", "train_sizes", "validation_sizes", "group_col", "time_col", "rule"}
     args = ", ".join(f"{k}={v}" for k, v in folds.items() if k not in skip)
     text = f"{folds.get('splitter', '?')}({args})"
     for key, how in (("group_col", "grouped by"), ("time_col", "ordered by")):

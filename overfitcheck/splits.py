@@ -6,14 +6,18 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
+from sklearn.model_selection import GroupKFold, StratifiedKFold, TimeSeriesSplit
 
 from .config import Config
 from .dataset import Dataset
 from .errors import TooFewRows
 
-# Learning curves: 8 training-set sizes from 10% to 100% of each training fold.
-LEARNING_FRACTIONS = tuple(float(f) for f in np.linspace(0.1, 1.0, 8))
+# Learning curves: 8 training-set sizes, 1/8 to 8/8 of each training fold. Eighths let every row
+# carry one learning level (see level_of_rows), so a subset is a union of whole cells.
+LEARNING_LEVELS = 8
+LEARNING_FRACTIONS = tuple((i + 1) / LEARNING_LEVELS for i in range(LEARNING_LEVELS))
+# Salt for the learning-level hash, so levels and folds are drawn independently.
+_LEVEL_SALT = 0x5EED_1E7E1
 
 
 @dataclass(frozen=True)
@@ -85,10 +89,10 @@ def make_splits(dataset: Dataset, config: Config) -> Splits:
             definition["stratify_on"] = "target, classes with fewer than n_splits members " \
                                         "merged into the most common class"
     else:
-        splitter = KFold(n_splits=k, shuffle=True, random_state=config.seed)
-        pairs = splitter.split(index)
-        definition = {"splitter": "KFold", "n_splits": k, "shuffle": True,
-                      "random_state": config.seed}
+        folds_of = fold_of_rows(0, n, k, config.seed)
+        pairs = ((np.flatnonzero(folds_of != f), np.flatnonzero(folds_of == f)) for f in range(k))
+        definition = {"splitter": "BlockShuffleKFold", "n_splits": k, "seed": config.seed,
+                      "rule": BLOCK_RULE}
     folds = tuple(Fold(np.sort(tr), np.sort(va)) for tr, va in pairs)
     return Splits(folds, definition["splitter"], definition, tuple(notes))
 
@@ -117,3 +121,44 @@ def learning_subsets(train: np.ndarray, y: np.ndarray, task: str, seed: int,
     n_classes = 1 if task == "regression" else np.unique(y[train]).size
     sizes = [max(n_classes + 1, int(round(f * len(train)))) for f in fractions]
     return [np.sort(ranked[: min(s, len(train))]) for s in sizes]
+
+
+BLOCK_RULE = ("rows in consecutive blocks of n_splits; each block's rows go to folds 0..n_splits-1 "
+              "in a seeded random order (overfitcheck.splits.fold_of_rows), so every fold draws "
+              "evenly from the whole file and a row's fold does not depend on the file's length")
+
+
+def fold_of_rows(start: int, stop: int, k: int, seed: int) -> np.ndarray:
+    """The regression fold (0..k-1) of file rows start..stop-1 (counting rows with a target).
+
+    KFold(shuffle=True) needs the number of rows before it can place the first one; a file read
+    in chunks does not know it. Here the rows come in blocks of k and each block deals its rows
+    to the k folds in an order drawn from (seed, block): fold sizes differ by at most one, the
+    split is as random as KFold's, and any chunk of rows gets the same folds wherever it is cut.
+    To rebuild the folds with scikit-learn: PredefinedSplit(fold_of_rows(0, n, k, seed)).
+    """
+    return _block_ranks(start, stop, k, seed)
+
+
+def level_of_rows(start: int, stop: int, seed: int) -> np.ndarray:
+    """The learning level (0..7) of rows start..stop-1: learning subset i of a fold holds its
+    training rows of level <= i, about (i + 1) / 8 of them, nested, drawn like the folds."""
+    return _block_ranks(start, stop, LEARNING_LEVELS, seed ^ _LEVEL_SALT)
+
+
+def _block_ranks(start: int, stop: int, k: int, seed: int) -> np.ndarray:
+    first, last = start // k, max(start // k, (stop - 1) // k + 1)
+    positions = np.arange(first * k, last * k, dtype=np.uint64).reshape(-1, k)
+    key = _splitmix64(np.array([seed % 2**64], dtype=np.uint64))[0]
+    draws = _splitmix64(positions ^ key)
+    ranks = np.argsort(np.argsort(draws, axis=1, kind="stable"), axis=1, kind="stable")
+    return ranks.reshape(-1)[start - first * k: stop - first * k].astype(np.int64)
+
+
+def _splitmix64(x: np.ndarray) -> np.ndarray:
+    """A counter-based hash (Steele et al.'s SplitMix64 finalizer): one uniform draw per row
+    index, the same however the rows are chunked."""
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return x ^ (x >> np.uint64(31))

@@ -47,7 +47,7 @@ def test_report_json_has_every_contract_key(tmp_path):
     assert len(report["learning_curves"]["l1"]["n_train"]) == 8
     assert report["input"]["sha256"] == hashlib.sha256(
         (DATA / "diabetes.csv").read_bytes()).hexdigest()
-    assert report["folds"]["splitter"] == "KFold" and report["seed"] == 0
+    assert report["folds"]["splitter"] == "BlockShuffleKFold" and report["seed"] == 0
     saved = json.loads((tmp_path / "out" / "report.json").read_text())
     assert saved == report
 

@@ -1,4 +1,4 @@
-"""Dataset -> splits: exactly scikit-learn's folds, rare classes, groups, time, learning subsets."""
+"""Dataset -> splits: folds scikit-learn rebuilds, rare classes, groups, time, learning subsets."""
 
 from __future__ import annotations
 
@@ -6,12 +6,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from helpers import DATA
-from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold, TimeSeriesSplit
+from sklearn.model_selection import GroupKFold, PredefinedSplit, StratifiedKFold, TimeSeriesSplit
 
 from overfitcheck.config import Config
 from overfitcheck.dataset import load_dataset
 from overfitcheck.errors import TooFewRows
-from overfitcheck.splits import learning_subsets, make_splits
+from overfitcheck.splits import (
+    BLOCK_RULE,
+    fold_of_rows,
+    learning_subsets,
+    level_of_rows,
+    make_splits,
+)
 
 
 def _folds(dataset, **options):
@@ -29,13 +35,39 @@ def test_classification_folds_are_stratified_kfold():
                                  "random_state": 3}
 
 
-def test_regression_folds_are_kfold():
+def test_regression_folds_deal_each_block_of_rows_to_every_fold():
     dataset = load_dataset(DATA / "diabetes.csv", Config(target="target"))
     splits = _folds(dataset, cv=7)
-    expected = KFold(7, shuffle=True, random_state=0).split(dataset.X)
-    for fold, (train, validation) in zip(splits.folds, expected, strict=True):
-        np.testing.assert_array_equal(fold.train, train)
+    folds = fold_of_rows(0, dataset.n_rows, 7, 0)
+    test_fold = np.empty(dataset.n_rows, dtype=int)
+    for f, fold in enumerate(splits.folds):
+        test_fold[fold.validation] = f
+        np.testing.assert_array_equal(fold.train, np.flatnonzero(folds != f))
+    np.testing.assert_array_equal(test_fold, folds)
+    # scikit-learn rebuilds them from the documented rule
+    for fold, (train, validation) in zip(splits.folds, PredefinedSplit(folds).split(),
+                                         strict=True):
         np.testing.assert_array_equal(fold.validation, validation)
+        np.testing.assert_array_equal(fold.train, train)
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 1
+    for start in range(0, dataset.n_rows - 7, 7):  # every block of 7 rows meets every fold
+        assert sorted(folds[start:start + 7]) == list(range(7))
+    assert splits.definition == {"splitter": "BlockShuffleKFold", "n_splits": 7, "seed": 0,
+                                 "rule": BLOCK_RULE}
+
+
+@pytest.mark.parametrize("cut", [1, 3, 5, 64, 441])
+def test_folds_and_levels_do_not_depend_on_how_rows_are_chunked(cut):
+    n = 442
+    whole_folds, whole_levels = fold_of_rows(0, n, 5, 3), level_of_rows(0, n, 3)
+    pieces = range(0, n, cut)
+    np.testing.assert_array_equal(
+        np.concatenate([fold_of_rows(s, min(s + cut, n), 5, 3) for s in pieces]), whole_folds)
+    np.testing.assert_array_equal(
+        np.concatenate([level_of_rows(s, min(s + cut, n), 3) for s in pieces]), whole_levels)
+    assert not np.array_equal(fold_of_rows(0, n, 5, 4), whole_folds)  # the seed matters
+    assert sorted(np.bincount(whole_levels).tolist()) == [55] * 6 + [56] * 2
 
 
 def test_group_and_time_folds(tmp_path):

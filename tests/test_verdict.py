@@ -54,32 +54,46 @@ def test_alpha_1se_is_never_below_alpha_min(name, target):
 
 
 def test_hitters_textbook_facts():
-    """ISLP 6.5.2: drop-first dummies, standardization, KFold(5, shuffle, random_state=0)."""
+    """ISLP 6.5.2: drop-first dummies, standardization, KFold(5, shuffle, random_state=0): the
+    engine on the book's folds gives the book's cross-validated MSEs; the diagnosis on its own
+    folds (BlockShuffleKFold) gives the same picture within fold noise."""
+    from sklearn.model_selection import KFold
+
     from overfitcheck.config import Config
+    from overfitcheck.curves import summarize
     from overfitcheck.dataset import load_dataset
     from overfitcheck.grid import alpha_grids
+    from overfitcheck.paths import fit_paths
+    from overfitcheck.splits import Fold
 
     config = Config(target="Salary", drop_first=True)
-    top = alpha_grids(load_dataset(DATA / "hitters.csv", config), config)["l1"][0]
+    dataset = load_dataset(DATA / "hitters.csv", config)
+    top = alpha_grids(dataset, config)["l1"][0]
     # ElasticNetCV's default grid: 100 alphas from alpha_max down to 1e-3 of it
-    report = diagnose(DATA / "hitters.csv", target="Salary", drop_first=True, n_alphas=100,
-                      alpha_min=top * 1e-3)
+    options = {"drop_first": True, "n_alphas": 100, "alpha_min": top * 1e-3}
+    grids = alpha_grids(dataset, Config(target="Salary", **options))
+    book_folds = [Fold(tr, va) for tr, va in
+                  KFold(5, shuffle=True, random_state=0).split(dataset.X)]
+    paths = fit_paths(dataset.X, dataset.y, "regression", 0, book_folds,
+                      {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids})
+    book = {p: summarize(path, "rmse") for p, path in paths.items()}
+    report = diagnose(DATA / "hitters.csv", target="Salary", **options)
     assert report.n_features == 19
-    assert report.folds["splitter"] == "KFold" and report.folds["random_state"] == 0
-    lasso = report.curves["l1"]
-    assert lasso.n_nonzero[lasso.index_min] == 13
+    assert report.folds["splitter"] == "BlockShuffleKFold" and report.folds["seed"] == 0
 
     def cv_mse(curve, index):
         return float(np.mean(curve.validation_folds[index] ** 2))
 
-    least_squares = cv_mse(report.curves["none"], 0)
-    ridge = min(cv_mse(report.curves["l2"], i) for i in range(100))
-    lasso_mse = cv_mse(lasso, lasso.index_min)
-    null = float(np.mean(report.baseline.validation_folds[0] ** 2))
-    assert least_squares == pytest.approx(122_700, rel=0.01)
-    assert lasso_mse == pytest.approx(115_000, rel=0.01)
-    assert null == pytest.approx(204_000, rel=0.01)
-    assert least_squares - max(ridge, lasso_mse) > 5_000  # "clearly worse", in MSE units
+    for curves, tolerance in ((book, 0.01), (report.curves | {"baseline": report.baseline}, 0.03)):
+        lasso = curves["l1"]
+        assert lasso.n_nonzero[lasso.index_min] == 13
+        least_squares = cv_mse(curves["none"], 0)
+        ridge = min(cv_mse(curves["l2"], i) for i in range(100))
+        lasso_mse = cv_mse(lasso, lasso.index_min)
+        assert least_squares == pytest.approx(122_700, rel=tolerance)
+        assert lasso_mse == pytest.approx(115_000, rel=tolerance)
+        assert cv_mse(curves["baseline"], 0) == pytest.approx(204_000, rel=tolerance)
+        assert least_squares - max(ridge, lasso_mse) > 4_000  # "clearly worse", in MSE units
 
 
 def test_same_seed_gives_the_same_report_and_other_seeds_other_folds():

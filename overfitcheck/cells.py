@@ -1,0 +1,147 @@
+"""Rows -> cell statistics: the exact sufficient statistics of least squares, per cell of rows.
+
+A cell is a set of rows that every fold treats alike (e.g. "validation fold 2, learning level
+5"), so each fold's training and validation sums are sums over whole cells. The statistics of
+a chunk of rows are a pure function of that chunk (`CellStats.of`) and chunks combine by
+addition (`merge`), so the same code runs on one in-memory design, on a CSV read in chunks, or
+on partials computed anywhere else.
+
+The accumulated columns Z are numbers with missing entries set to 0 (plus 0/1 columns marking
+them), shifted by a fixed centre, so that the sums of squares do not lose digits to a large
+mean. How features are made from Z, and imputed per fold, is the FeatureMap's business.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class CellStats:
+    """Per-cell sums: rows, Z, Z'Z, Z'y, y and y'y (y shifted by y_shift)."""
+
+    count: np.ndarray  # (C,)
+    zsum: np.ndarray  # (C, q)
+    gram: np.ndarray  # (C, q, q)
+    zy: np.ndarray  # (C, q)
+    ysum: np.ndarray  # (C,)
+    yy: np.ndarray  # (C,)
+
+    @classmethod
+    def zeros(cls, n_cells: int, q: int) -> CellStats:
+        return cls(np.zeros(n_cells), np.zeros((n_cells, q)), np.zeros((n_cells, q, q)),
+                   np.zeros((n_cells, q)), np.zeros(n_cells), np.zeros(n_cells))
+
+    @classmethod
+    def of(cls, Z: np.ndarray, y: np.ndarray, cell: np.ndarray, n_cells: int) -> CellStats:
+        """The statistics of one chunk: Z (rows, q) shifted and zero-filled, y shifted."""
+        stats = cls.zeros(n_cells, Z.shape[1])
+        stats.add(Z, y, cell)
+        return stats
+
+    @property
+    def n_columns(self) -> int:
+        return self.zsum.shape[1]
+
+    def add(self, Z: np.ndarray, y: np.ndarray, cell: np.ndarray) -> None:
+        """Add a chunk's rows in place. Columns that are all zero in the chunk (a missing-value
+        marker where nothing is missing, a level it lacks) are left out of its products."""
+        active = np.flatnonzero(np.any(Z != 0, axis=0))
+        if cell.size > 1 and np.any(cell[1:] < cell[:-1]):
+            order = np.argsort(cell, kind="stable")
+        else:  # already grouped by cell: each cell is a slice
+            order = np.arange(cell.size)
+        cells, starts = np.unique(cell[order], return_index=True)
+        ends = np.append(starts[1:], order.size)
+        index = np.ix_(active, active)
+        Za = Z[:, active] if active.size < Z.shape[1] else Z
+        for c, lo, hi in zip(cells, starts, ends, strict=True):
+            rows = order[lo:hi]
+            Zc = Za[rows]
+            yc = y[rows]
+            self.count[c] += rows.size
+            self.zsum[c, active] += Zc.sum(axis=0)
+            self.gram[c][index] += Zc.T @ Zc
+            self.zy[c, active] += Zc.T @ yc
+            self.ysum[c] += yc.sum()
+            self.yy[c] += yc @ yc
+
+    def merge(self, other: CellStats) -> CellStats:
+        """The statistics of both sets of rows (associative and commutative)."""
+        return CellStats(self.count + other.count, self.zsum + other.zsum,
+                         self.gram + other.gram, self.zy + other.zy, self.ysum + other.ysum,
+                         self.yy + other.yy)
+
+    def widen(self, q: int) -> CellStats:
+        """The same statistics with zero columns appended up to q (new one-hot levels)."""
+        extra = q - self.n_columns
+        if extra <= 0:
+            return self
+        return CellStats(self.count, np.pad(self.zsum, ((0, 0), (0, extra))),
+                         np.pad(self.gram, ((0, 0), (0, extra), (0, extra))),
+                         np.pad(self.zy, ((0, 0), (0, extra))), self.ysum, self.yy)
+
+    def total(self, cells: np.ndarray) -> Sums:
+        """The sums over a set of cells (a boolean mask or indices)."""
+        return Sums(float(self.count[cells].sum()), self.zsum[cells].sum(axis=0),
+                    self.gram[cells].sum(axis=0), self.zy[cells].sum(axis=0),
+                    float(self.ysum[cells].sum()), float(self.yy[cells].sum()))
+
+
+@dataclass(frozen=True)
+class Sums:
+    """The statistics of one set of rows (a fold's training or validation rows)."""
+
+    count: float
+    zsum: np.ndarray
+    gram: np.ndarray
+    zy: np.ndarray
+    ysum: float
+    yy: float
+
+
+@dataclass(frozen=True)
+class FeatureMap:
+    """How the model's features are made from the accumulated columns Z.
+
+    Feature j's observed values, minus shift[j], are Z @ linear[:, j] (a one-hot level or an
+    "(other)" group is a sum of level columns); where it was missing, Z column marker[j] is 1
+    (-1: never missing) and the value is imputed with the training fold's mean.
+    """
+
+    linear: np.ndarray  # (q, p)
+    marker: np.ndarray  # (p,) int
+    shift: np.ndarray  # (p,)
+    y_shift: float
+
+    @property
+    def n_features(self) -> int:
+        return self.linear.shape[1]
+
+
+def design_map(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, FeatureMap]:
+    """An in-memory design (NaN where missing) as accumulated columns Z and its FeatureMap.
+
+    Each column is shifted by its mean over all rows (a constant: the algebra removes it
+    exactly, it only keeps the sums of squares small); every column with a missing value gets
+    a marker column.
+    """
+    n, p = X.shape
+    missing = np.isnan(X)
+    holes = np.flatnonzero(missing.any(axis=0))
+    with np.errstate(invalid="ignore"):
+        observed = np.where(missing, 0.0, X)
+        counts = (~missing).sum(axis=0)
+        shift = np.where(counts > 0, observed.sum(axis=0) / np.maximum(counts, 1), 0.0)
+    Z = np.empty((n, p + holes.size))
+    np.subtract(observed, shift, out=Z[:, :p])
+    Z[:, :p][missing] = 0.0
+    Z[:, p:] = missing[:, holes]
+    linear = np.zeros((p + holes.size, p))
+    linear[np.arange(p), np.arange(p)] = 1.0
+    marker = np.full(p, -1)
+    marker[holes] = p + np.arange(holes.size)
+    y_shift = float(y.mean()) if y.size else 0.0
+    return Z, FeatureMap(linear, marker, shift, y_shift)

@@ -1,0 +1,373 @@
+"""Cell statistics -> regression paths: every fold's least squares, ridge and lasso fitted from
+its Gram, scored by quadratic forms; the MAE, which no Gram holds, from one pass over the rows.
+
+A fold's training Gram is a sum of cell Grams. Its mean imputation and standardization follow
+algebraically from the sums (the training mean of each column's observed values fills its
+holes; centring and scaling are a congruence of the Gram), so the models equal the in-memory
+ones of paths.py: minimum-norm least squares with LinearRegression's cutoff and ridge for every
+alpha from one eigendecomposition, the lasso by scikit-learn's coordinate descent on the Gram.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import enet_path
+
+from .cells import CellStats, FeatureMap, Sums, design_map
+from .paths import CD_MAX_ITER, EXACT, LSTSQ_COND, PenaltyPath, Precision
+from .splits import Fold
+
+# Rows scored per block in the MAE pass: the block's residuals for every model (rows x models)
+# stay in the CPU cache rather than streaming a huge matrix through memory.
+MAE_BLOCK_ROWS = 4096
+# The MAE pass uses both cores of a CI runner (threads: the work is in numpy, which frees the
+# GIL), BLAS held to one thread each by the caller.
+MAE_THREADS = 2
+
+# A centred sum of squares below this many eps of the column's second moment is rounding dust.
+CONSTANT_DUST = 64 * np.finfo(float).eps
+
+Rows = Callable[[], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class RegressionData:
+    """A regression design reduced to cell statistics, and how to replay its rows.
+
+    train / validation: (folds, cells) masks of the cells making each fold's rows. level: each
+    cell's learning level (learning subset i of a fold is its training cells of level <= i).
+    rows(): the rows again as (Z block, shifted y, cell) for the mean absolute error.
+    """
+
+    stats: CellStats
+    fmap: FeatureMap
+    train: np.ndarray
+    validation: np.ndarray
+    level: np.ndarray
+    rows: Rows
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.stats.count.sum())
+
+
+@dataclass(frozen=True)
+class _Design:
+    """One fold's standardized design, in terms of its sums."""
+
+    T: np.ndarray  # (q, p): imputed, shifted features = Z @ T
+    mean: np.ndarray  # (p,) training mean of the shifted, imputed features
+    scale: np.ndarray  # (p,)
+    S: np.ndarray  # (p, p) standardized Gram
+    c: np.ndarray  # (p,) standardized X'y (centred)
+    ybar: float  # training mean of the shifted y
+    yyc: float  # centred y'y
+    n: float
+
+
+def standardized_design(sums: Sums, fmap: FeatureMap) -> _Design:
+    """The fold's SimpleImputer(mean) + StandardScaler, fitted on its sums."""
+    n = sums.count
+    T = fmap.linear.copy()
+    observed_sum = sums.zsum @ fmap.linear
+    has_marker = fmap.marker >= 0
+    observed = np.full(fmap.n_features, n)
+    observed[has_marker] = n - sums.zsum[fmap.marker[has_marker]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        # The mean of the observed values (a column empty in this fold imputes 0, as
+        # SimpleImputer(keep_empty_features=True)), on the shifted scale.
+        fill = np.where(observed > 0, observed_sum / np.maximum(observed, 1), -fmap.shift)
+    T[fmap.marker[has_marker], np.flatnonzero(has_marker)] += fill[has_marker]
+    mean = (sums.zsum @ T) / n
+    moment = T.T @ sums.gram @ T
+    gram = moment - n * np.outer(mean, mean)
+    ybar = sums.ysum / n
+    xy = T.T @ sums.zy - n * mean * ybar
+    variance = np.maximum(np.diag(gram), 0.0) / n
+    # A column constant on these rows: its centred sum of squares is a difference of equal
+    # numbers, so rounding leaves dust of about eps times its (shifted) second moment; call it
+    # 0, as a column centred row by row is. StandardScaler also leaves it unscaled, as it does
+    # a column whose spread is below 10 eps of its mean (as standardize() in paths.py).
+    constant = variance <= CONSTANT_DUST * np.diag(moment) / n
+    gram[constant, :] = 0.0
+    gram[:, constant] = 0.0
+    xy[constant] = 0.0
+    scale = np.sqrt(np.where(constant, 0.0, variance))
+    true_mean = mean + fmap.shift
+    scale = np.where(scale < 10 * np.finfo(float).eps * np.maximum(np.abs(true_mean), 1.0), 1.0,
+                     scale)
+    S = gram / np.outer(scale, scale)
+    return _Design(T, mean, scale, (S + S.T) / 2, xy / scale, ybar,
+                   max(sums.yy - n * ybar**2, 0.0), n)
+
+
+def fit_design(d: _Design, penalty: str, alphas: np.ndarray, precision: Precision = EXACT
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Standardized coefficients (A, p) along the grid, and which fits hit their iteration cap."""
+    A, p = alphas.size, d.c.size
+    capped = np.zeros(A, dtype=int)
+    if penalty == "baseline":
+        return np.zeros((A, p)), capped
+    if penalty == "l1":
+        return _lasso_gram(d, alphas, precision)
+    lam, V = np.linalg.eigh(d.S)
+    lam = np.maximum(lam, 0.0)
+    cv = V.T @ d.c
+    if penalty == "none":
+        # LinearRegression's lstsq drops singular values below tol * the largest; the Gram's
+        # eigenvalues are the squared singular values.
+        keep = lam > (LSTSQ_COND**2) * lam[-1] if lam[-1] > 0 else np.zeros(p, dtype=bool)
+        coef = V[:, keep] @ (cv[keep] / lam[keep])
+        return np.broadcast_to(coef, (A, p)).copy(), capped
+    # Ridge for every alpha from one eigendecomposition: w = V (Lambda + n alpha)^-1 V'c.
+    return (cv[None, :] / (lam[None, :] + d.n * alphas[:, None])) @ V.T, capped
+
+
+def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's coordinate descent on the Gram, fed as one pseudo-row: the objective
+    (1/2n)(y'y - 2w'c + w'Sw) + alpha|w|_1 is enet_path's with Gram S/n, Xy c/n and a y of norm
+    sqrt(y'y/n); its duality-gap tolerance scales with that norm exactly as on the rows."""
+    p = d.c.size
+    order = np.argsort(-alphas, kind="stable")
+    y = np.array([np.sqrt(d.yyc / d.n)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # counted from n_iter instead
+        _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0,
+                                        alphas=alphas[order], precompute=d.S / d.n,
+                                        Xy=d.c / d.n, tol=precision.cd_tol,
+                                        max_iter=CD_MAX_ITER, check_input=False,
+                                        return_n_iter=True)
+    out = np.empty((alphas.size, p))
+    out[order] = coefs.T
+    capped = np.empty(alphas.size, dtype=int)
+    capped[order] = np.asarray(n_iter) >= CD_MAX_ITER
+    return out, capped
+
+
+def _in_z(d: _Design, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Models in standardized space -> prediction = a + Z @ U on the shifted scale."""
+    Ws = W / d.scale
+    return d.T @ Ws.T, d.ybar - Ws @ d.mean
+
+
+def squared_errors(sums: Sums, U: np.ndarray, a: np.ndarray) -> dict[str, np.ndarray]:
+    """RMSE and 1 - R^2 of the models (U, a) on a set of rows, from its sums alone."""
+    n = sums.count
+    GU = sums.gram @ U
+    sse = (sums.yy - 2 * a * sums.ysum - 2 * (sums.zy @ U) + n * a**2 + 2 * a * (sums.zsum @ U)
+           + np.einsum("qm,qm->m", U, GU))
+    sse = np.maximum(sse, 0.0)
+    total = sums.yy - sums.ysum**2 / n
+    # scikit-learn's r2_score: a constant y predicted exactly scores 1, otherwise 0.
+    if total > 1e-13 * max(sums.yy, np.finfo(float).tiny):
+        r2 = sse / total
+    else:
+        r2 = np.where(sse > 1e-13 * max(sums.yy, 1.0), 1.0, 0.0)
+    return {"rmse": np.sqrt(sse / n), "r2": r2}
+
+
+@dataclass(frozen=True)
+class _FoldFit:
+    coef: dict[str, np.ndarray]  # penalty -> (A, p) standardized
+    capped: dict[str, np.ndarray]
+    intercept: dict[str, np.ndarray]  # penalty -> (A,) on the original scale
+    U: dict[str, np.ndarray]  # penalty -> (q, A)
+    a: dict[str, np.ndarray]
+
+
+def fit_regression_paths(data: RegressionData, grids: Mapping[str, np.ndarray], *,
+                         train: np.ndarray | None = None, validation: np.ndarray | None = None,
+                         coef_on_all_rows: bool = True, absolute: bool = True,
+                         precision: Precision = EXACT, on_fit_done=None
+                         ) -> dict[str, PenaltyPath]:
+    """Fit and score every penalty along its grid on every fold (the main folds unless other
+    train/validation cell masks are given), like paths.fit_paths for a regression target.
+
+    absolute: also compute the MAE (one pass over the rows); otherwise it is NaN. A fold with
+    fewer than two training rows (a learning subset of a tiny file) is left NaN.
+    """
+    train = data.train if train is None else train
+    validation = data.validation if validation is None else validation
+    grids = {p: np.asarray(a, dtype=float) for p, a in grids.items()}
+    n_folds = train.shape[0]
+    fits: list[_FoldFit | None] = []
+    errors = {side: {p: {m: np.full((a.size, n_folds), np.nan) for m in ("rmse", "mae", "r2")}
+                     for p, a in grids.items()} for side in ("train", "validation")}
+    for f in range(n_folds):
+        sums = data.stats.total(train[f])
+        if sums.count < 2:
+            fits.append(None)
+            continue
+        fit = _fit_fold(sums, data.fmap, grids, precision)
+        fits.append(fit)
+        held = data.stats.total(validation[f])
+        for side, rows in (("train", sums), ("validation", held)):
+            if rows.count == 0:
+                continue
+            for penalty in grids:
+                for m, values in squared_errors(rows, fit.U[penalty], fit.a[penalty]).items():
+                    errors[side][penalty][m][:, f] = values
+        if on_fit_done is not None:
+            on_fit_done()
+    if absolute:
+        _absolute_errors(data, fits, train, validation, errors)
+    full = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap, grids,
+                     precision) if coef_on_all_rows else None
+    paths = {}
+    for penalty, alphas in grids.items():
+        capped = sum(f.capped[penalty] for f in fits if f is not None)
+        fitted = np.tile(np.array([f is not None for f in fits], dtype=bool), (alphas.size, 1))
+        coef = intercept = None
+        if full is not None:
+            capped = capped + full.capped[penalty]
+            coef = full.coef[penalty][:, None, :]
+            intercept = full.intercept[penalty][:, None]
+        paths[penalty] = PenaltyPath(penalty, alphas, errors["train"][penalty],
+                                     errors["validation"][penalty], coef, intercept,
+                                     np.asarray(capped, dtype=int), fitted)
+    return paths
+
+
+def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision) -> _FoldFit:
+    d = standardized_design(sums, fmap)
+    coef, capped, intercept, U, a = {}, {}, {}, {}, {}
+    for penalty, alphas in grids.items():
+        coef[penalty], capped[penalty] = fit_design(d, penalty, alphas, precision)
+        U[penalty], a[penalty] = _in_z(d, coef[penalty])
+        intercept[penalty] = np.full(alphas.size, d.ybar + fmap.y_shift)
+    return _FoldFit(coef, capped, intercept, U, a)
+
+
+def _absolute_errors(data: RegressionData, fits, train, validation, errors) -> None:
+    """Mean absolute errors of every fold's models, summed per cell over one pass of the rows.
+
+    Every row is scored by every fold's models (it trains four folds and validates one), as one
+    matrix product per block of rows; blocks go to two threads (numpy releases the GIL in its
+    products and ufuncs), each with BLAS at one thread.
+    """
+    penalties = list(errors["train"])
+    blocks, owners = [], []  # the models as columns of one matrix, and (fold, penalty, index)
+    for f, fit in enumerate(fits):
+        if fit is None:
+            continue
+        for penalty in penalties:
+            blocks.append((fit.U[penalty], fit.a[penalty]))
+            owners.append((f, penalty, fit.a[penalty].size))
+    if not blocks:
+        return
+    # Columns that are zero on every row (a missing marker where nothing is missing) add
+    # nothing to a prediction: leave them out of the products.
+    live = np.flatnonzero(np.diag(data.stats.gram.sum(axis=0)) > 0)
+    U = np.concatenate([b[0] for b in blocks], axis=1)[live]
+    a = np.concatenate([b[1] for b in blocks])
+    n_cells = train.shape[1]
+
+    def score(Z, y, cell) -> np.ndarray:
+        sums = np.zeros((n_cells, a.size))
+        Zl = Z[:, live]
+        for lo in range(0, y.size, MAE_BLOCK_ROWS):
+            hi = min(lo + MAE_BLOCK_ROWS, y.size)
+            residual = Zl[lo:hi] @ U
+            residual += a
+            np.subtract(y[lo:hi, None], residual, out=residual)
+            np.abs(residual, out=residual)
+            _add_by_cell(sums, cell[lo:hi], residual)
+        return sums
+
+    sums = np.zeros((n_cells, a.size))
+    with ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
+        pending: list = []
+        for block in data.rows():  # at most MAE_THREADS blocks in flight: memory stays flat
+            pending.append(pool.submit(score, *block))
+            if len(pending) >= MAE_THREADS:
+                sums += pending.pop(0).result()
+        for future in pending:
+            sums += future.result()
+    counts = data.stats.count
+    start = 0
+    for f, penalty, width in owners:
+        block = sums[:, start:start + width]
+        start += width
+        for side, mask in (("train", train[f]), ("validation", validation[f])):
+            n = counts[mask].sum()
+            if n > 0:
+                errors[side][penalty]["mae"][:, f] = block[mask].sum(axis=0) / n
+
+
+def _add_by_cell(sums: np.ndarray, cell: np.ndarray, residual: np.ndarray) -> None:
+    """sums[c] += the rows of residual in cell c (rows already grouped by cell: no sorting)."""
+    if cell.size > 1 and np.any(cell[1:] < cell[:-1]):
+        order = np.argsort(cell, kind="stable")
+        cell, residual = cell[order], residual[order]
+    starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
+    sums[cell[starts]] += np.add.reduceat(residual, starts, axis=0)
+
+
+def alpha_grids_gram(data: RegressionData, config) -> dict[str, np.ndarray]:
+    """grid.alpha_grids from the statistics of all rows (as grid.py computes them from X)."""
+    from .grid import grids_from_tops, user_grids
+
+    if config.alphas is not None:
+        return user_grids(config)
+    d = standardized_design(data.stats.total(np.ones(data.stats.count.size, dtype=bool)),
+                            data.fmap)
+    top = float(np.linalg.eigvalsh(d.S)[-1]) / d.n if d.c.size else 0.0
+    return grids_from_tops(config, float(np.max(np.abs(d.c), initial=0.0)) / d.n, top,
+                           d.n >= d.c.size)
+
+
+# Rows accumulated per block when an in-memory design is reduced to cell statistics.
+STATS_BLOCK_ROWS = 65_536
+
+
+def in_memory(X: np.ndarray, y: np.ndarray, folds: Sequence[Fold],
+              levels: np.ndarray | None = None) -> RegressionData:
+    """An in-memory design and its folds as RegressionData.
+
+    A cell is a set of rows with the same role (unused, training, validation) in every fold,
+    and the same learning level when `levels` (per row) is given.
+    """
+    n = y.size
+    key = np.zeros(n, dtype=np.int64)
+    roles = []
+    for fold in folds:
+        role = np.zeros(n, dtype=np.int64)
+        role[fold.train] = 1
+        role[fold.validation] = 2
+        key = key * 3 + role
+        if key.max(initial=0) > 2**50:  # keep the key small: renumber the cells so far
+            key = np.unique(key, return_inverse=True)[1].astype(np.int64)
+        roles.append(role)
+    if levels is not None:
+        key = key * LEVELS_MAX + levels
+    cells, cell = np.unique(key, return_inverse=True)
+    cell = cell.astype(np.int64)
+    first = np.zeros(cells.size, dtype=np.int64)
+    first[cell[::-1]] = np.arange(n)[::-1]  # one row of each cell
+    train = np.array([role[first] == 1 for role in roles]).reshape(len(folds), cells.size)
+    validation = np.array([role[first] == 2 for role in roles]).reshape(len(folds), cells.size)
+    level = levels[first] if levels is not None else np.zeros(cells.size, dtype=np.int64)
+    Z, fmap = design_map(X, y)
+    ys = y - fmap.y_shift
+    stats = CellStats.zeros(cells.size, Z.shape[1])
+    for lo in range(0, n, STATS_BLOCK_ROWS):
+        rows = slice(lo, lo + STATS_BLOCK_ROWS)
+        stats.add(Z[rows], ys[rows], cell[rows])
+    order = np.argsort(cell, kind="stable")
+
+    def rows():  # grouped by cell, so each block's sums per cell are a few slices
+        for lo in range(0, n, STATS_BLOCK_ROWS):
+            index = order[lo:lo + STATS_BLOCK_ROWS]
+            yield Z[index], ys[index], cell[index]
+
+    return RegressionData(stats, fmap, train, validation, level, rows)
+
+
+LEVELS_MAX = 64  # learning levels fit in a cell key (the diagnosis uses 8)

@@ -1,0 +1,383 @@
+"""CSV chunks -> cell statistics: a regression file diagnosed without holding its design matrix.
+
+One pass maps every chunk of rows to partial statistics (paths_gram.RegressionData's cells:
+fold x learning level, see splits.fold_of_rows) and to column summaries, which merge by
+addition; the column rules of dataset.py then run on the merged summaries, exactly as on a
+file read whole, and become a linear map on the accumulated columns. Memory is set by the
+chunk size and the number of columns, not by the number of rows; the only per-row state is an
+optional compact copy of the rows for the mean absolute error (within CACHE_BYTES), else the
+file is read a second time for it.
+
+Accumulated columns: per numeric column its value (minus a centre taken from the first chunk,
+0 where missing) and a missing marker; per text column one column per label seen (growing as
+labels appear, up to TRACK_LEVELS). A column whose type the first chunk guessed wrong (numbers
+that turn out to be text) triggers one more pass with the right types.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import resource
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .cells import CellStats, FeatureMap
+from .config import Config
+from .dataset import (
+    OTHER_LEVEL,
+    ColumnPlan,
+    ColumnSummary,
+    Encoding,
+    _encode_target,
+    _infer_task,
+    _resolve_column,
+    category_labels,
+    encode_column,
+    plan_column,
+    regression_reason,
+)
+from .errors import NoFeatures, NotACsv, TooFewRows
+from .paths_gram import RegressionData
+from .read import EncodingChanged, Format, read_chunks, sha256, sniff
+from .splits import BLOCK_RULE, LEARNING_LEVELS, fold_of_rows, level_of_rows
+
+# Rows turned into accumulated columns at a time (the dense block stays a few tens of MB).
+BLOCK_ROWS = 16_384
+# Compact copies of the rows (8 bytes per number, 4 per label) kept for the MAE pass up to this
+# many bytes, and at most a quarter of an address-space limit (ulimit -v) if one is set.
+CACHE_BYTES = 1 << 30
+# Labels of a text column accumulated one-hot before its plan is known; a column with more
+# waits for the next pass, where its plan (capped levels, or dropped) is known.
+TRACK_LEVELS = 256
+MAX_PASSES = 3
+
+
+@dataclass
+class StreamedDataset:
+    """What the diagnosis needs of a streamed file: its statistics and the story of its columns
+    (the fields of dataset.Dataset that the report reads)."""
+
+    data: RegressionData
+    feature_names: tuple[str, ...]
+    target: str
+    columns: tuple[ColumnPlan, ...]
+    path: str
+    sha256: str
+    n_rows_read: int
+    n_rows_dropped: int
+    notes: tuple[str, ...]
+    fold_definition: dict
+    task: str = "regression"
+    classes: tuple[str, ...] = ()
+
+    @property
+    def n_rows(self) -> int:
+        return self.data.n_rows
+
+    @property
+    def n_features(self) -> int:
+        return len(self.feature_names)
+
+    @property
+    def n_classes(self) -> int:
+        return 0
+
+
+Progress = Callable[[str, int, int], None]
+
+
+def stream_regression(path: str | os.PathLike[str], config: Config,
+                      progress: Progress | None = None) -> StreamedDataset | None:
+    """Stream a regression CSV into cell statistics, config.chunk_rows rows at a time; None
+    when the file is not one to stream (it fits in one chunk, or its target is not a regression
+    target): read it whole instead."""
+    chunk_rows = config.chunk_rows
+    fmt = sniff(path, config.encoding)
+    notes: list[str] = list(fmt.notes)
+    chunks = read_chunks(fmt, chunk_rows, notes)
+    first = next(chunks)
+    if len(first) < chunk_rows:
+        chunks.close()
+        return None
+    target = _resolve_column(first, config.target, "target")
+    y_first = first[target].dropna()
+    if y_first.nunique() < 2 or config.task not in (None, "regression") or \
+            (config.task is None and _infer_task(y_first, None)[0] != "regression"):
+        chunks.close()
+        return None  # the whole-file rules give the exact message, or classify
+    digest: dict[str, str] = {}
+    hasher = threading.Thread(target=lambda: digest.update(sha=sha256(fmt.path)), daemon=True)
+    hasher.start()
+    names = [str(c) for c in first.columns if str(c) != target]
+    kinds = {c: _guess_kind(first[c]) for c in names}
+    text: set[str] = set()
+    fixed: dict[str, Encoding] = {}
+    source = itertools.chain([first], chunks)  # the first pass goes on from the probe
+    for attempt in range(MAX_PASSES):
+        stage = "reading rows" if attempt == 0 else "reading rows again (column types settled)"
+        state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)), fixed)
+        try:
+            state.run(progress, stage, source)
+            source = None
+        except EncodingChanged as change:
+            fmt = change.fmt
+            notes.append(_CP1252_NOTE)
+            state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)),
+                          fixed)
+            state.run(progress, stage)
+        plans = {c: plan_column(state.summaries[c], c, config) for c in names}
+        wrong = [c for c in names if not state.consistent(c, plans[c][1])]
+        if not wrong:
+            break
+        # The whole file says text where a chunk guessed numbers (or the reverse), or a text
+        # column had too many labels to accumulate: the next pass encodes them as planned.
+        for c in wrong:
+            encoding = plans[c][1]
+            kinds[c] = encoding.kind
+            if encoding.kind == "categorical":
+                fixed[c] = encoding
+                if state.summaries[c].n_text < state.summaries[c].n - state.summaries[c].n_missing:
+                    text.add(c)
+    else:  # pragma: no cover - each pass settles at least the columns it got wrong
+        raise NotACsv(f"{fmt.path}: column types did not settle in {MAX_PASSES} passes",
+                      "diagnose a sample with --max-rows")
+    if state.n_rows < 4:
+        raise TooFewRows(f"only {state.n_rows} rows have a target", "give at least 4 rows")
+    hasher.join()
+    return state.result(plans, notes, digest["sha"])
+
+
+_CP1252_NOTE = ("file is not UTF-8 throughout: read as cp1252 (Windows Western); use --encoding "
+                "to choose another")
+
+
+def _guess_kind(column: pd.Series) -> str:
+    numeric = pd.api.types.is_numeric_dtype(column) or pd.api.types.is_bool_dtype(column)
+    return "numeric" if numeric or column.isna().all() else "categorical"
+
+
+class _Pass:
+    """One pass over the file: statistics under the current column kinds, and summaries."""
+
+    def __init__(self, fmt: Format, config: Config, target: str, names: list[str],
+                 kinds: dict[str, str], chunk_rows: int, text: tuple[str, ...],
+                 fixed: dict[str, Encoding]):
+        self.fmt, self.config, self.target, self.names = fmt, config, target, names
+        self.kinds, self.chunk_rows, self.text_columns = dict(kinds), chunk_rows, text
+        self.fixed = dict(fixed)  # categorical columns whose plan is known: one column a level
+        self.numeric = [c for c in names if kinds[c] == "numeric"]
+        self.categorical = [c for c in names if kinds[c] == "categorical"]
+        # label (or, for a fixed column, level) -> its accumulated column
+        self.labels: dict[str, dict[str, int]] = {c: {} for c in self.categorical}
+        self.overflow: set[str] = set()
+        self.summaries: dict[str, ColumnSummary] = {}
+        self.target_summary = ColumnSummary()
+        self.n_rows = self.n_read = 0
+        self.centre = np.zeros(len(self.numeric))
+        self.y_centre = 0.0
+        self.q = 2 * len(self.numeric)
+        for c, encoding in self.fixed.items():
+            self.labels[c] = {level: self.q + i for i, level in enumerate(encoding.levels)}
+            self.q += len(encoding.levels)
+        self.n_cells = config.cv * LEARNING_LEVELS
+        self.stats = CellStats.zeros(self.n_cells, self.q)
+        self.cache: list | None = []
+        self.cache_bytes = 0
+
+    def run(self, progress: Progress | None, stage: str,
+            frames: Iterator[pd.DataFrame] | None = None) -> None:
+        limit = _cache_limit()
+        if frames is None:
+            frames = read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)
+        for frame in frames:
+            self.n_read += len(frame)
+            chunk = self._encode(frame)
+            if chunk is None:
+                continue
+            kept = frame.loc[frame[self.target].notna().to_numpy()] if chunk[2].size < len(frame) \
+                else frame
+            for c in self.names:  # the rules see the rows with a target, as load_dataset's do
+                part = ColumnSummary.of(kept[c])
+                self.summaries[c] = self.summaries[c].merge(part) if c in self.summaries \
+                    else part
+            values, codes, ys, cell = chunk
+            if self.q > self.stats.n_columns:
+                self.stats = self.stats.widen(self.q)
+            for lo in range(0, ys.size, BLOCK_ROWS):
+                rows = slice(lo, lo + BLOCK_ROWS)
+                self.stats.add(self.z_block(values[rows], codes[rows]), ys[rows], cell[rows])
+            if self.cache is not None:
+                self.cache_bytes += sum(a.nbytes for a in chunk)
+                self.cache = self.cache + [chunk] if self.cache_bytes <= limit else None
+            if progress is not None:
+                progress(stage, self.n_read, 0)
+
+    def _encode(self, frame: pd.DataFrame):
+        """A chunk's rows with a target as (numbers, label columns, shifted y, cell)."""
+        keep = frame[self.target].notna().to_numpy()
+        if not keep.all():
+            frame = frame.loc[keep]
+        if frame.empty:
+            return None
+        y_raw = frame[self.target]
+        self.target_summary = self.target_summary.merge(ColumnSummary.of(y_raw))
+        y, _ = _encode_target(y_raw, "regression", self.target)
+        values = np.empty((len(frame), len(self.numeric)))
+        kinds = frame.dtypes
+        plain = [j for j, c in enumerate(self.numeric) if kinds[c].kind in "fiu"]
+        if plain:  # numbers as parsed: one conversion for the lot, infinities read as missing
+            block = frame[[self.numeric[j] for j in plain]].to_numpy(dtype=np.float64, copy=True)
+            block[~np.isfinite(block)] = np.nan
+            values[:, plain] = block
+        for j in sorted(set(range(len(self.numeric))) - set(plain)):
+            values[:, j] = encode_column(frame[self.numeric[j]], Encoding("numeric"))[:, 0]
+        codes = np.empty((len(frame), len(self.categorical)), dtype=np.int32)
+        for j, c in enumerate(self.categorical):
+            codes[:, j] = self._codes(c, frame[c])
+        if self.n_rows == 0:  # a fixed centre keeps the sums of squares from losing digits
+            present = ~np.isnan(values)
+            counts = present.sum(axis=0)
+            self.centre = np.where(counts > 0, np.where(present, values, 0.0).sum(axis=0)
+                                   / np.maximum(counts, 1), 0.0)
+            self.y_centre = float(y.mean())
+        start = self.n_rows
+        self.n_rows += y.size
+        cell = fold_of_rows(start, self.n_rows, self.config.cv, self.config.seed) \
+            * LEARNING_LEVELS + level_of_rows(start, self.n_rows, self.config.seed)
+        order = np.argsort(cell, kind="stable")  # rows grouped by cell: sums per cell are slices
+        return values[order], codes[order], (y - self.y_centre)[order], cell[order]
+
+    def _codes(self, name: str, column: pd.Series) -> np.ndarray:
+        """Each row's accumulated column for its label (-1 once the column overflowed)."""
+        if name in self.overflow:
+            return np.full(len(column), -1, dtype=np.int32)
+        labels = category_labels(column)
+        seen = self.labels[name]
+        if name in self.fixed:  # label -> level -> column; a dropped first level has none
+            mapping = self.fixed[name].mapping
+            levels = labels if mapping is None else labels.map(mapping).fillna(OTHER_LEVEL)
+            return levels.map(seen).fillna(-1).to_numpy(dtype=np.int32)
+        new = [label for label in pd.unique(labels) if label not in seen]
+        if len(seen) + len(new) > TRACK_LEVELS:
+            self.overflow.add(name)
+            return np.full(len(column), -1, dtype=np.int32)
+        for label in new:
+            seen[label] = self.q
+            self.q += 1
+        return labels.map(seen).to_numpy(dtype=np.int32)
+
+    def z_block(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+        """Rows -> accumulated columns: centred values (0 where missing), missing markers, and
+        a 1 in each row's label column."""
+        k = values.shape[1]
+        Z = np.zeros((values.shape[0], self.q))
+        missing = np.isnan(values)
+        np.subtract(values, self.centre, out=Z[:, :k])
+        Z[:, :k][missing] = 0.0
+        Z[:, k:2 * k] = missing
+        rows = np.arange(values.shape[0])
+        for j in range(codes.shape[1]):
+            hit = codes[:, j] >= 0
+            Z[rows[hit], codes[hit, j]] = 1.0
+        return Z
+
+    def consistent(self, name: str, encoding: Encoding | None) -> bool:
+        """Can the final plan be read off this pass's statistics?"""
+        if encoding is None:
+            return True  # dropped: its columns are simply left out
+        if encoding.kind != self.kinds[name]:
+            return False
+        if name in self.fixed:
+            return encoding == self.fixed[name]
+        if encoding.kind == "categorical":
+            summary = self.summaries[name]
+            return name not in self.overflow and summary.n_text == summary.n - summary.n_missing
+        return True
+
+    def feature_map(self, plans) -> tuple[FeatureMap, list[str], list[ColumnPlan]]:
+        """The final plans as a linear map from the accumulated columns, in file order."""
+        k = len(self.numeric)
+        position = {c: i for i, c in enumerate(self.numeric)}
+        columns: list[dict[int, float]] = []
+        marker, shift, names, kept = [], [], [], []
+        for c in self.names:
+            plan, encoding, feature_names = plans[c]
+            kept.append(plan)
+            if encoding is None:
+                continue
+            names.extend(feature_names)
+            if encoding.kind == "numeric":
+                i = position[c]
+                columns.append({i: 1.0})
+                marker.append(k + i)
+                shift.append(self.centre[i])
+                if encoding.indicator:
+                    columns.append({k + i: 1.0})
+                    marker.append(-1)
+                    shift.append(0.0)
+                continue
+            labels = self.labels[c]
+            for level in encoding.levels:
+                members = [level] if encoding.mapping is None or c in self.fixed else \
+                    [label for label, lv in encoding.mapping.items() if lv == level]
+                columns.append({labels[label]: 1.0 for label in members if label in labels})
+                marker.append(-1)
+                shift.append(0.0)
+        linear = np.zeros((self.q, len(columns)))
+        for j, column in enumerate(columns):
+            for row, weight in column.items():
+                linear[row, j] = weight
+        return FeatureMap(linear, np.array(marker, dtype=np.int64), np.array(shift),
+                          self.y_centre), names, kept
+
+    def result(self, plans, notes: list[str], digest: str) -> StreamedDataset:
+        fmap, names, column_plans = self.feature_map(plans)
+        if not names:
+            raise NoFeatures("no usable feature columns: every column other than the target "
+                             "was dropped (see the data table)",
+                             "add numeric or categorical columns")
+        n_dropped = self.n_read - self.n_rows
+        if n_dropped:
+            notes = [*notes, f"dropped {n_dropped} rows with a missing target"]
+        reason = "set by --task" if self.config.task else regression_reason(self.target_summary)
+        cells = np.arange(self.n_cells)
+        folds = cells // LEARNING_LEVELS
+        train = np.array([folds != f for f in range(self.config.cv)])
+        validation = np.array([folds == f for f in range(self.config.cv)])
+        cache = self.cache
+
+        def rows() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+            source = cache if cache is not None else self._reread()
+            for values, codes, ys, cell in source:
+                for lo in range(0, ys.size, BLOCK_ROWS):
+                    part = slice(lo, lo + BLOCK_ROWS)
+                    yield self.z_block(values[part], codes[part]), ys[part], cell[part]
+
+        data = RegressionData(self.stats, fmap, train, validation, cells % LEARNING_LEVELS,
+                              rows)
+        target_plan = ColumnPlan(self.target, "target", f"regression ({reason})", n_dropped)
+        return StreamedDataset(data, tuple(names), self.target, (target_plan, *column_plans),
+                               self.fmt.path, digest, self.n_read, n_dropped, tuple(notes),
+                               {"splitter": "BlockShuffleKFold", "n_splits": self.config.cv,
+                                "seed": self.config.seed, "rule": BLOCK_RULE})
+
+    def _reread(self):
+        """The rows again, encoded as in the pass (every label was seen by the pass)."""
+        self.n_rows = 0
+        for frame in read_chunks(self.fmt, self.chunk_rows, [], self.text_columns):
+            chunk = self._encode(frame)
+            if chunk is not None:
+                yield chunk
+
+
+def _cache_limit() -> int:
+    """CACHE_BYTES, or a quarter of the address-space limit (ulimit -v) when that is lower."""
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return CACHE_BYTES
+    return min(CACHE_BYTES, soft // 4)

@@ -1,0 +1,115 @@
+"""CSV chunks -> cell statistics: a file read in chunks gives the report a file read whole gives."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from helpers import DATA
+
+from overfitcheck import diagnose
+from overfitcheck.config import Config
+from overfitcheck.stream import StreamedDataset, stream_regression
+
+
+def _hostile_file(path, n=6000, seed=0):
+    """Columns whose story only the whole file tells: types that change after the first chunk,
+    levels that appear late, missing values that start late, an ID, a date, a constant."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(10, 3, size=n)
+    city = rng.choice([f"c{i:02d}" for i in range(24)], size=n)
+    half = n // 2
+    city[:half] = rng.choice(["c00", "c01", "c02"], size=half)  # 21 levels appear later
+    flag = rng.choice(["yes", "no"], size=n).astype(object)
+    flag[rng.random(n) < 0.05] = None
+    y = 2 * x1 - 0.3 * x2 + (city == "c05") * 1.5 + rng.normal(size=n)
+    frame = pd.DataFrame({"row_id": np.arange(1, n + 1), "x1": x1, "x2": x2, "city": city,
+                          "flag": flag, "constant": 7, "when": "2024-05-01", "y": y})
+    late = 2 * n // 3  # x2 starts missing values late
+    frame.loc[late:, "x2"] = frame.loc[late:, "x2"].where(rng.random(n - late) > 0.1)
+    amount = np.round(rng.gamma(2, 100, size=n), 2).astype(object)
+    amount[n // 2::97] = "unknown"  # text after the first chunks: still a numeric column
+    frame["amount"] = amount
+    mixed = rng.normal(size=n).round(3).astype(object)
+    mixed[n // 4:] = rng.choice(["low", "high", "mid"], size=n - n // 4)  # numbers, then labels
+    frame["mixed"] = mixed
+    frame.loc[rng.choice(n, 40, replace=False), "y"] = np.nan
+    frame.to_csv(path, index=False)
+    return path
+
+
+def _compare(whole, streamed, path=""):
+    if isinstance(whole, dict):
+        assert set(whole) == set(streamed), path
+        for key in whole:
+            if f"{path}/{key}" != "/config/chunk_rows":
+                _compare(whole[key], streamed[key], f"{path}/{key}")
+    elif isinstance(whole, list):
+        assert len(whole) == len(streamed), path
+        for i, (a, b) in enumerate(zip(whole, streamed, strict=True)):
+            _compare(a, b, f"{path}[{i}]")
+    elif isinstance(whole, float) and isinstance(streamed, float):
+        assert (math.isnan(whole) and math.isnan(streamed)) or \
+            math.isclose(whole, streamed, rel_tol=1e-8, abs_tol=1e-12), (path, whole, streamed)
+    else:
+        assert whole == streamed, path
+
+
+@pytest.mark.parametrize("metric", ["rmse", "mae"])
+def test_streamed_report_equals_the_whole_file_report(tmp_path, metric):
+    path = _hostile_file(tmp_path / "hostile.csv")
+    stages = []
+    streamed = diagnose(path, target="y", chunk_rows=1000, metric=metric,
+                        progress=lambda stage, done, total: stages.append((stage, done)))
+    whole = diagnose(path, target="y", chunk_rows=0, metric=metric)
+    assert [done for stage, done in stages if stage == "reading rows"] == \
+        list(range(1000, 6001, 1000))  # it did stream, six chunks
+    # "mixed" held numbers, then labels: read again as text, then with its levels known
+    assert sum(stage.startswith("reading rows again") for stage, _ in stages) == 12
+    _compare(whole.to_dict(), streamed.to_dict())
+    roles = {c.name: (c.role, c.detail) for c in streamed.columns}
+    assert roles["row_id"][0] == roles["constant"][0] == roles["when"][0] == "dropped"
+    raw = pd.read_csv(path)
+    unknown = int((raw.loc[raw["y"].notna(), "amount"] == "unknown").sum())
+    assert unknown > 30
+    assert roles["amount"] == ("numeric", f"{unknown} missing: imputed with the training fold's "
+                               f"mean, plus an indicator; {unknown} non-numeric values read as "
+                               "missing")
+    assert roles["mixed"][0] == "categorical"  # a second pass re-read it as text
+    assert roles["city"][1] == "one-hot, 20 most frequent of 24 levels, rest (other)"
+    assert "dropped 40 rows with a missing target" in streamed.notes
+
+
+def test_streamed_real_file_equals_whole():
+    """default.csv's balance as a regression target, read 1,000 rows at a time. drop_first:
+    with both levels of a yes/no column the lasso's choice between the two is arbitrary (the
+    columns are exactly collinear), so only its predictions, not its pick, are reproducible."""
+    whole = diagnose(DATA / "default.csv", target="balance", chunk_rows=0, drop_first=True)
+    streamed = diagnose(DATA / "default.csv", target="balance", chunk_rows=1000,
+                        drop_first=True)
+    _compare(whole.to_dict(), streamed.to_dict())
+    assert streamed.folds["train_sizes"] == [8000] * 5
+
+
+def test_rows_beyond_the_cache_are_read_again(tmp_path, monkeypatch):
+    """With no room to keep rows, the mean absolute errors come from a second read."""
+    import overfitcheck.stream as stream
+
+    path = _hostile_file(tmp_path / "hostile.csv", n=3000, seed=1)
+    monkeypatch.setattr(stream, "CACHE_BYTES", 0)
+    config = Config(target="y", chunk_rows=1000)
+    streamed = stream_regression(path, config)
+    assert isinstance(streamed, StreamedDataset)
+    reread = diagnose(path, target="y", chunk_rows=1000, metric="mae")
+    monkeypatch.setattr(stream, "CACHE_BYTES", 1 << 30)
+    cached = diagnose(path, target="y", chunk_rows=1000, metric="mae")
+    _compare(cached.to_dict(), reread.to_dict())
+
+
+def test_small_files_and_class_targets_are_read_whole(tmp_path):
+    assert stream_regression(DATA / "hitters.csv", Config(target="Salary")) is None
+    assert stream_regression(DATA / "default.csv",
+                             Config(target="default", chunk_rows=1000)) is None
