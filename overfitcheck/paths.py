@@ -64,6 +64,9 @@ LSTSQ_COND = LinearRegression().tol
 # The full-Hessian multinomial step builds an n(K-1) x Kp design: up to this many cells (160 MB)
 # it does; above, the class-by-class step keeps memory at the size of X.
 EXPANDED_MAX_CELLS = 20_000_000
+# Binary paths take Newton steps with a p x p Hessian (paths_newton.py) up to this many features;
+# wider designs go through scikit-learn's solvers on the SVD scores.
+NEWTON_MAX_FEATURES = 2_000
 # Newton-Cholesky forms the (p*(K-1))^2 Hessian: only worth it for small problems with n > p.
 NEWTON_CHOLESKY_MAX_PARAMS = 1_000
 # glmnet's saturation stop: once a fold's training log loss is below 0.1% of the null model's
@@ -364,6 +367,11 @@ def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
                              neginf=-np.log(1 / np.finfo(float).eps))
     if penalty == "baseline" or present.size < 2:
         return _Fit(np.zeros((A, outputs, p)), np.tile(base, (A, 1)), np.zeros(A, dtype=int))
+    if task == "binary" and p < n and p <= NEWTON_MAX_FEATURES:
+        from .paths_newton import binary_path  # it builds on this module
+
+        return binary_path(Xt, yt, penalty, alphas,
+                           on_saturation if penalty != "none" else None, precision)
     if penalty == "l1":
         fit = _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, on_saturation,
                                 precision)
