@@ -45,26 +45,30 @@ class CellStats:
     def n_columns(self) -> int:
         return self.zsum.shape[1]
 
-    def add(self, Z: np.ndarray, y: np.ndarray, cell: np.ndarray) -> None:
-        """Add a chunk's rows in place. Columns that are all zero in the chunk (a missing-value
+    def add(self, Z: np.ndarray, y: np.ndarray, cell: np.ndarray,
+            columns: np.ndarray | None = None) -> None:
+        """Add a chunk's rows in place. Z's columns are the accumulated columns `columns` (all of
+        them, in order, when None); columns that are all zero in the chunk (a missing-value
         marker where nothing is missing, a level it lacks) are left out of its products."""
-        active = np.flatnonzero(np.any(Z != 0, axis=0))
+        if columns is None:
+            keep = np.flatnonzero(np.any(Z != 0, axis=0))
+            if keep.size < Z.shape[1]:
+                Z = Z[:, keep]
+            columns = keep
         if cell.size > 1 and np.any(cell[1:] < cell[:-1]):
             order = np.argsort(cell, kind="stable")
-        else:  # already grouped by cell: each cell is a slice
-            order = np.arange(cell.size)
-        cells, starts = np.unique(cell[order], return_index=True)
-        ends = np.append(starts[1:], order.size)
-        index = np.ix_(active, active)
-        Za = Z[:, active] if active.size < Z.shape[1] else Z
-        for c, lo, hi in zip(cells, starts, ends, strict=True):
-            rows = order[lo:hi]
-            Zc = Za[rows]
-            yc = y[rows]
-            self.count[c] += rows.size
-            self.zsum[c, active] += Zc.sum(axis=0)
+            Z, y, cell = Z[order], y[order], cell[order]
+        starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]]) if cell.size else \
+            np.empty(0, dtype=np.int64)
+        ends = np.append(starts[1:], cell.size)
+        index = np.ix_(columns, columns)
+        for lo, hi in zip(starts, ends, strict=True):
+            c = cell[lo]
+            Zc, yc = Z[lo:hi], y[lo:hi]
+            self.count[c] += hi - lo
+            self.zsum[c, columns] += Zc.sum(axis=0)
             self.gram[c][index] += Zc.T @ Zc
-            self.zy[c, active] += Zc.T @ yc
+            self.zy[c, columns] += Zc.T @ yc
             self.ysum[c] += yc.sum()
             self.yy[c] += yc @ yc
 

@@ -186,7 +186,7 @@ def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_don
     grids = {penalty: np.array([curve.alpha_min]) for penalty, curve in curves.items()}
     paths = fit_regression_paths(data, grids, train=train, validation=validation,
                                  coef_on_all_rows=False, absolute=metric == "mae",
-                                 precision=PLOT, chain=True, on_fit_done=on_fit_done)
+                                 precision=PLOT, chain=levels, on_fit_done=on_fit_done)
     shape = (n_folds, levels)
     out = {}
     for penalty, path in paths.items():

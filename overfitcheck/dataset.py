@@ -291,7 +291,7 @@ class ColumnSummary:
             summary.n_number_like = values.size
             summary._add_numbers(values, np.ones(values.size, dtype=np.int64))
             return summary
-        text = present.astype(str)
+        text = present if isinstance(present.dtype, pd.StringDtype) else present.astype(str)
         counts = text.value_counts(sort=False)
         labels = pd.Series(counts.index, dtype=object).astype(str)
         weights = counts.to_numpy(dtype=np.int64)
@@ -314,7 +314,8 @@ class ColumnSummary:
         if values.size:
             self.low = min(self.low, float(values.min()))
             self.high = max(self.high, float(values.max()))
-            self.integers = self.integers and bool(np.all(values == np.round(values)))
+            if self.integers:  # once a fraction is seen, no need to look again
+                self.integers = bool(np.all(values == np.round(values)))
         if self.distinct is not None:
             if not self.integers or np.any(weights > 1):
                 self.distinct = None
@@ -461,7 +462,9 @@ def encode_column(column: pd.Series, encoding: Encoding) -> np.ndarray:
 
 def category_labels(column: pd.Series) -> pd.Series:
     """A column's values as category labels: text as read, missing as "(missing)"."""
-    if pd.api.types.is_string_dtype(column):  # text already: fill the holes (much faster)
+    if isinstance(column.dtype, pd.StringDtype):  # text already: fill the holes (much faster)
+        return column.fillna(MISSING_LEVEL)
+    if pd.api.types.is_string_dtype(column):
         return column.fillna(MISSING_LEVEL).astype(str)
     return column.astype(object).where(column.notna(), MISSING_LEVEL).astype(str)
 

@@ -33,7 +33,8 @@ MAE_THREADS = 2
 # A centred sum of squares below this many eps of the column's second moment is rounding dust.
 CONSTANT_DUST = 64 * np.finfo(float).eps
 
-Rows = Callable[[], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray]]]
+# rows() -> blocks of (Z, shifted y, cell, which accumulated columns Z holds; None: all)
+Rows = Callable[[], Iterable[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]]]
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ class RegressionData:
 
     train / validation: (folds, cells) masks of the cells making each fold's rows. level: each
     cell's learning level (learning subset i of a fold is its training cells of level <= i).
-    rows(): the rows again as (Z block, shifted y, cell) for the mean absolute error.
+    rows(): the rows again as (Z block, shifted y, cell, its columns) for the mean absolute
+    error.
     """
 
     stats: CellStats
@@ -188,41 +190,51 @@ class _FoldFit:
 def fit_regression_paths(data: RegressionData, grids: Mapping[str, np.ndarray], *,
                          train: np.ndarray | None = None, validation: np.ndarray | None = None,
                          coef_on_all_rows: bool = True, absolute: bool = True,
-                         precision: Precision = EXACT, chain: bool = False, on_fit_done=None
+                         precision: Precision = EXACT, chain: int = 0, on_fit_done=None
                          ) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold (the main folds unless other
     train/validation cell masks are given), like paths.fit_paths for a regression target.
 
     absolute: also compute the MAE (one pass over the rows); otherwise it is NaN. A fold with
-    fewer than two training rows (a learning subset of a tiny file) is left NaN. chain: start
-    each fold's lasso from the previous fold's model (nested learning subsets: a cold lasso at
-    a small alpha costs coordinate descent ten times the warm one).
+    fewer than two training rows (a learning subset of a tiny file) is left NaN. chain: the
+    folds come in runs of this many nested subsets, each lasso starting from the previous
+    one's model (a cold lasso at a small alpha costs coordinate descent ten times the warm
+    one). Runs (or single folds) go to two threads: the work is in BLAS, LAPACK and
+    scikit-learn's coordinate descent, which all release the GIL.
     """
     train = data.train if train is None else train
     validation = data.validation if validation is None else validation
     grids = {p: np.asarray(a, dtype=float) for p, a in grids.items()}
     n_folds = train.shape[0]
-    fits: list[_FoldFit | None] = []
-    previous: _FoldFit | None = None
+    fits: list[_FoldFit | None] = [None] * n_folds
     errors = {side: {p: {m: np.full((a.size, n_folds), np.nan) for m in ("rmse", "mae", "r2")}
                      for p, a in grids.items()} for side in ("train", "validation")}
-    for f in range(n_folds):
-        sums = data.stats.total(train[f])
-        if sums.count < 2:
-            fits.append(None)
-            continue
-        fit = _fit_fold(sums, data.fmap, grids, precision, previous if chain else None)
-        fits.append(fit)
-        previous = fit
-        held = data.stats.total(validation[f])
-        for side, rows in (("train", sums), ("validation", held)):
-            if rows.count == 0:
+
+    def run(folds: range) -> None:
+        previous = None
+        for f in folds:
+            sums = data.stats.total(train[f])
+            if sums.count < 2:
                 continue
-            for penalty in grids:
-                for m, values in squared_errors(rows, fit.U[penalty], fit.a[penalty]).items():
-                    errors[side][penalty][m][:, f] = values
-        if on_fit_done is not None:
-            on_fit_done()
+            fit = _fit_fold(sums, data.fmap, grids, precision, previous)
+            fits[f] = fit
+            previous = fit if chain else None
+            held = data.stats.total(validation[f])
+            for side, rows in (("train", sums), ("validation", held)):
+                if rows.count == 0:
+                    continue
+                for penalty in grids:
+                    for m, values in squared_errors(rows, fit.U[penalty],
+                                                    fit.a[penalty]).items():
+                        errors[side][penalty][m][:, f] = values
+            if on_fit_done is not None:
+                on_fit_done()
+
+    step = chain or 1
+    with ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
+        for future in [pool.submit(run, range(start, min(start + step, n_folds)))
+                       for start in range(0, n_folds, step)]:
+            future.result()
     if absolute:
         _absolute_errors(data, fits, train, validation, errors)
     full = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap, grids,
@@ -276,16 +288,19 @@ def _absolute_errors(data: RegressionData, fits, train, validation, errors) -> N
     # Columns that are zero on every row (a missing marker where nothing is missing) add
     # nothing to a prediction: leave them out of the products.
     live = np.flatnonzero(np.diag(data.stats.gram.sum(axis=0)) > 0)
-    U = np.concatenate([b[0] for b in blocks], axis=1)[live]
+    U = np.concatenate([b[0] for b in blocks], axis=1)
     a = np.concatenate([b[1] for b in blocks])
     n_cells = train.shape[1]
 
-    def score(Z, y, cell) -> np.ndarray:
+    def score(Z, y, cell, columns) -> np.ndarray:
         sums = np.zeros((n_cells, a.size))
-        Zl = Z[:, live]
+        if columns is None:
+            Zl, Ul = Z[:, live], U[live]
+        else:
+            Zl, Ul = Z, U[columns]
         for lo in range(0, y.size, MAE_BLOCK_ROWS):
             hi = min(lo + MAE_BLOCK_ROWS, y.size)
-            residual = Zl[lo:hi] @ U
+            residual = Zl[lo:hi] @ Ul
             residual += a
             np.subtract(y[lo:hi, None], residual, out=residual)
             np.abs(residual, out=residual)
@@ -376,7 +391,7 @@ def in_memory(X: np.ndarray, y: np.ndarray, folds: Sequence[Fold],
     def rows():  # grouped by cell, so each block's sums per cell are a few slices
         for lo in range(0, n, STATS_BLOCK_ROWS):
             index = order[lo:lo + STATS_BLOCK_ROWS]
-            yield Z[index], ys[index], cell[index]
+            yield Z[index], ys[index], cell[index], None
 
     return RegressionData(stats, fmap, train, validation, level, rows)
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import queue
 import resource
 import threading
 from collections.abc import Callable, Iterator
@@ -194,7 +195,7 @@ class _Pass:
         limit = _cache_limit()
         if frames is None:
             frames = read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)
-        for frame in frames:
+        for frame in prefetch(frames):
             self.n_read += len(frame)
             chunk = self._encode(frame)
             if chunk is None:
@@ -210,7 +211,8 @@ class _Pass:
                 self.stats = self.stats.widen(self.q)
             for lo in range(0, ys.size, BLOCK_ROWS):
                 rows = slice(lo, lo + BLOCK_ROWS)
-                self.stats.add(self.z_block(values[rows], codes[rows]), ys[rows], cell[rows])
+                Z, columns = self.z_block(values[rows], codes[rows])
+                self.stats.add(Z, ys[rows], cell[rows], columns)
             if self.cache is not None:
                 self.cache_bytes += sum(a.nbytes for a in chunk)
                 self.cache = self.cache + [chunk] if self.cache_bytes <= limit else None
@@ -227,15 +229,16 @@ class _Pass:
         y_raw = frame[self.target]
         self.target_summary = self.target_summary.merge(ColumnSummary.of(y_raw))
         y, _ = _encode_target(y_raw, "regression", self.target)
-        values = np.empty((len(frame), len(self.numeric)))
         kinds = frame.dtypes
         plain = [j for j, c in enumerate(self.numeric) if kinds[c].kind in "fiu"]
-        if plain:  # numbers as parsed: one conversion for the lot, infinities read as missing
-            block = frame[[self.numeric[j] for j in plain]].to_numpy(dtype=np.float64, copy=True)
-            block[~np.isfinite(block)] = np.nan
-            values[:, plain] = block
-        for j in sorted(set(range(len(self.numeric))) - set(plain)):
-            values[:, j] = encode_column(frame[self.numeric[j]], Encoding("numeric"))[:, 0]
+        if len(plain) == len(self.numeric):  # numbers as parsed: one conversion for the lot
+            values = frame[self.numeric].to_numpy(dtype=np.float64, copy=True)
+        else:
+            values = np.empty((len(frame), len(self.numeric)))
+            for j, c in enumerate(self.numeric):
+                values[:, j] = frame[c].to_numpy(dtype=np.float64) if j in plain else \
+                    encode_column(frame[c], Encoding("numeric"))[:, 0]
+        np.copyto(values, np.nan, where=np.isinf(values))  # infinities read as missing
         codes = np.empty((len(frame), len(self.categorical)), dtype=np.int32)
         for j, c in enumerate(self.categorical):
             codes[:, j] = self._codes(c, frame[c])
@@ -249,42 +252,47 @@ class _Pass:
         self.n_rows += y.size
         cell = fold_of_rows(start, self.n_rows, self.config.cv, self.config.seed) \
             * LEARNING_LEVELS + level_of_rows(start, self.n_rows, self.config.seed)
-        order = np.argsort(cell, kind="stable")  # rows grouped by cell: sums per cell are slices
-        return values[order], codes[order], (y - self.y_centre)[order], cell[order]
+        return values, codes, y - self.y_centre, cell
 
     def _codes(self, name: str, column: pd.Series) -> np.ndarray:
         """Each row's accumulated column for its label (-1 once the column overflowed)."""
         if name in self.overflow:
             return np.full(len(column), -1, dtype=np.int32)
-        labels = category_labels(column)
+        local, uniques = pd.factorize(category_labels(column))  # hashing in C, then a lookup
         seen = self.labels[name]
         if name in self.fixed:  # label -> level -> column; a dropped first level has none
-            mapping = self.fixed[name].mapping
-            levels = labels if mapping is None else labels.map(mapping).fillna(OTHER_LEVEL)
-            return levels.map(seen).fillna(-1).to_numpy(dtype=np.int32)
-        new = [label for label in pd.unique(labels) if label not in seen]
+            mapping = self.fixed[name].mapping or {}
+            lookup = [seen.get(mapping.get(label, OTHER_LEVEL) if mapping else label, -1)
+                      for label in uniques]
+            return np.asarray(lookup, dtype=np.int32)[local]
+        new = [label for label in uniques if label not in seen]
         if len(seen) + len(new) > TRACK_LEVELS:
             self.overflow.add(name)
             return np.full(len(column), -1, dtype=np.int32)
         for label in new:
             seen[label] = self.q
             self.q += 1
-        return labels.map(seen).to_numpy(dtype=np.int32)
+        return np.asarray([seen[label] for label in uniques], dtype=np.int32)[local]
 
-    def z_block(self, values: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    def z_block(self, values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows -> accumulated columns: centred values (0 where missing), missing markers, and
-        a 1 in each row's label column."""
-        k = values.shape[1]
-        Z = np.zeros((values.shape[0], self.q))
+        a 1 in each row's label column. Only the columns that can be non-zero in these rows are
+        built; the second array says which accumulated columns they are."""
+        rows, k = values.shape
         missing = np.isnan(values)
+        holes = np.flatnonzero(missing.any(axis=0))
+        labels = np.unique(codes[codes >= 0]) if codes.size else np.empty(0, dtype=np.int32)
+        columns = np.concatenate([np.arange(k), k + holes, labels]).astype(np.int64)
+        Z = np.zeros((rows, columns.size))
         np.subtract(values, self.centre, out=Z[:, :k])
-        Z[:, :k][missing] = 0.0
-        Z[:, k:2 * k] = missing
-        rows = np.arange(values.shape[0])
+        if holes.size:
+            np.copyto(Z[:, :k], 0.0, where=missing)
+            Z[:, k:k + holes.size] = missing[:, holes]
+        index = np.arange(rows)
         for j in range(codes.shape[1]):
             hit = codes[:, j] >= 0
-            Z[rows[hit], codes[hit, j]] = 1.0
-        return Z
+            Z[index[hit], k + holes.size + np.searchsorted(labels, codes[hit, j])] = 1.0
+        return Z, columns
 
     def consistent(self, name: str, encoding: Encoding | None) -> bool:
         """Can the final plan be read off this pass's statistics?"""
@@ -351,12 +359,13 @@ class _Pass:
         validation = np.array([folds == f for f in range(self.config.cv)])
         cache = self.cache
 
-        def rows() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        def rows() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
             source = cache if cache is not None else self._reread()
             for values, codes, ys, cell in source:
                 for lo in range(0, ys.size, BLOCK_ROWS):
                     part = slice(lo, lo + BLOCK_ROWS)
-                    yield self.z_block(values[part], codes[part]), ys[part], cell[part]
+                    Z, columns = self.z_block(values[part], codes[part])
+                    yield Z, ys[part], cell[part], columns
 
         data = RegressionData(self.stats, fmap, train, validation, cells % LEARNING_LEVELS,
                               rows)
@@ -369,10 +378,47 @@ class _Pass:
     def _reread(self):
         """The rows again, encoded as in the pass (every label was seen by the pass)."""
         self.n_rows = 0
-        for frame in read_chunks(self.fmt, self.chunk_rows, [], self.text_columns):
+        for frame in prefetch(read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)):
             chunk = self._encode(frame)
             if chunk is not None:
                 yield chunk
+
+
+def prefetch(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """The same frames, the next one parsed on a second thread while this one is encoded and
+    summed (pandas' C parser and numpy's products both release the GIL)."""
+    box: queue.Queue = queue.Queue(maxsize=1)
+    done = object()
+    stop = threading.Event()
+
+    def parse() -> None:
+        try:
+            for frame in frames:
+                while not stop.is_set():
+                    try:
+                        box.put(frame, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            box.put(done)
+        except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
+            box.put(err)
+
+    worker = threading.Thread(target=parse, daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is done:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _cache_limit() -> int:
