@@ -140,8 +140,8 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     p = d.c.size
     order = np.argsort(-alphas, kind="stable")
     y = np.array([np.sqrt(d.yyc / d.n)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)  # counted from n_iter instead
+    with warnings.catch_warnings():  # counted from n_iter (and see fit_regression_paths)
+        warnings.simplefilter("ignore", ConvergenceWarning)
         _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0,
                                         alphas=alphas[order], precompute=d.S / d.n,
                                         Xy=d.c / d.n, coef_init=coef_init,
@@ -231,7 +231,10 @@ def fit_regression_paths(data: RegressionData, grids: Mapping[str, np.ndarray], 
                 on_fit_done()
 
     step = chain or 1
-    with ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
+    # Warning filters are process-wide and catch_warnings is not thread-safe: ignore the
+    # solver's ConvergenceWarning here, around the threads (the caps are counted from n_iter).
+    with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
+        warnings.simplefilter("ignore", ConvergenceWarning)
         for future in [pool.submit(run, range(start, min(start + step, n_folds)))
                        for start in range(0, n_folds, step)]:
             future.result()

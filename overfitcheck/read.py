@@ -54,6 +54,7 @@ class Format:
     encoding: str
     compression: str | None
     notes: tuple[str, ...] = ()
+    rows_estimate: float | None = None  # from the file size and the sample's line lengths
 
 
 def sniff(path: str | os.PathLike[str], encoding: str | None = None) -> Format:
@@ -76,7 +77,11 @@ def sniff(path: str | os.PathLike[str], encoding: str | None = None) -> Format:
     if delimiter != ",":
         notes.append(f"delimiter {delimiter!r} detected" + (", decimal comma" if decimal == ","
                                                              else ""))
-    return Format(str(path), delimiter, decimal, encoding, compression, tuple(notes))
+    lines = sample.count(b"\n")
+    estimate = None
+    if compression is None and lines > 1:
+        estimate = path.stat().st_size / (len(sample) / lines)
+    return Format(str(path), delimiter, decimal, encoding, compression, tuple(notes), estimate)
 
 
 def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Table:

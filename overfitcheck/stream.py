@@ -102,8 +102,8 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     notes: list[str] = list(fmt.notes)
     chunks = read_chunks(fmt, chunk_rows, notes)
     first = next(chunks)
-    if len(first) < chunk_rows:
-        chunks.close()
+    second = next(chunks, None)
+    if second is None:  # one chunk holds the file: read it whole
         return None
     target = _resolve_column(first, config.target, "target")
     y_first = first[target].dropna()
@@ -118,7 +118,7 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     kinds = {c: _guess_kind(first[c]) for c in names}
     text: set[str] = set()
     fixed: dict[str, Encoding] = {}
-    source = itertools.chain([first], chunks)  # the first pass goes on from the probe
+    source = itertools.chain([first, second], chunks)  # the first pass goes on from the probe
     for attempt in range(MAX_PASSES):
         stage = "reading rows" if attempt == 0 else "reading rows again (column types settled)"
         state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)), fixed)
@@ -193,6 +193,9 @@ class _Pass:
     def run(self, progress: Progress | None, stage: str,
             frames: Iterator[pd.DataFrame] | None = None) -> None:
         limit = _cache_limit()
+        row_bytes = 8 * len(self.numeric) + 4 * len(self.categorical) + 16
+        if self.fmt.rows_estimate and self.fmt.rows_estimate * row_bytes > 2 * limit:
+            self.cache = None  # plainly too big to keep: do not fill memory only to drop it
         if frames is None:
             frames = read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)
         for frame in prefetch(frames):

@@ -11,6 +11,7 @@ from helpers import DATA
 
 from overfitcheck import diagnose
 from overfitcheck.config import Config
+from overfitcheck.errors import NotACsv
 from overfitcheck.stream import StreamedDataset, stream_regression
 
 
@@ -65,10 +66,10 @@ def test_streamed_report_equals_the_whole_file_report(tmp_path, metric):
     streamed = diagnose(path, target="y", chunk_rows=1000, metric=metric,
                         progress=lambda stage, done, total: stages.append((stage, done)))
     whole = diagnose(path, target="y", chunk_rows=0, metric=metric)
-    assert [done for stage, done in stages if stage == "reading rows"] == \
-        list(range(1000, 6001, 1000))  # it did stream, six chunks
+    read = [done for stage, done in stages if stage == "reading rows"]
+    assert len(read) >= 5 and read[-1] == 6000  # it did stream, about 1,000 rows at a time
     # "mixed" held numbers, then labels: read again as text, then with its levels known
-    assert sum(stage.startswith("reading rows again") for stage, _ in stages) == 12
+    assert sum(stage.startswith("reading rows again") for stage, _ in stages) == 2 * len(read)
     _compare(whole.to_dict(), streamed.to_dict())
     roles = {c.name: (c.role, c.detail) for c in streamed.columns}
     assert roles["row_id"][0] == roles["constant"][0] == roles["when"][0] == "dropped"
@@ -113,3 +114,26 @@ def test_small_files_and_class_targets_are_read_whole(tmp_path):
     assert stream_regression(DATA / "hitters.csv", Config(target="Salary")) is None
     assert stream_regression(DATA / "default.csv",
                              Config(target="default", chunk_rows=1000)) is None
+
+
+def test_quoted_line_breaks_and_bad_rows_deep_in_a_streamed_file(tmp_path):
+    """Quoted fields with line breaks stream like the rest; a broken row deep in the file is
+    reported at its line, as when the file is read whole."""
+    rng = np.random.default_rng(3)
+    n = 4000
+    notes = np.where(rng.random(n) < 0.3, 'two\nlines, "quoted"', "plain")
+    frame = pd.DataFrame({"x": rng.normal(size=n), "note": notes, "y": rng.normal(size=n)})
+    path = tmp_path / "quoted.csv"
+    frame.to_csv(path, index=False)
+    whole = diagnose(path, target="y", chunk_rows=0, drop_first=True)  # see default.csv's test
+    streamed = diagnose(path, target="y", chunk_rows=1000, drop_first=True)
+    _compare(whole.to_dict(), streamed.to_dict())
+    assert streamed.n_rows == n
+    lines = frame.assign(note="plain").to_csv(index=False).splitlines(keepends=True)
+    lines.insert(len(lines) - 10, "1.0,extra,2.0,3.0\n")
+    broken = tmp_path / "broken.csv"
+    broken.write_text("".join(lines))
+    line = len(lines) - 10  # 1-based line of the inserted row
+    for chunk_rows in (0, 1000):
+        with pytest.raises(NotACsv, match=f"Expected 3 fields in line {line}, saw 4"):
+            diagnose(broken, target="y", chunk_rows=chunk_rows)
