@@ -9,7 +9,7 @@ import numpy as np
 
 from .dataset import Dataset
 from .errors import MetricUndefined
-from .paths import PLOT, PenaltyPath, fit_paths
+from .paths import NEWTON_MAX_FEATURES, PLOT, PenaltyPath, fit_paths
 from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
 
 # At most this many warm-start steps down the grid to a learning-curve fit's alpha: enough to
@@ -144,7 +144,9 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     grids = {}
     for penalty, curve in curves.items():
         walk = curve.alphas[curve.alphas >= curve.alpha_min]
-        if dataset.task != "multiclass" or penalty == "none":
+        newton = dataset.task == "binary" and dataset.n_features <= NEWTON_MAX_FEATURES \
+            and dataset.n_features < min(f.train.size for f in folds)
+        if dataset.task == "regression" or penalty == "none" or newton:
             # Exact solvers, and binary Newton steps (paths_newton.py), which start well from
             # zero: no warm walk needed.
             walk = walk[-1:]

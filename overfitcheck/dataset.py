@@ -31,6 +31,9 @@ PARSE_FRACTION = 0.9
 # Text columns with more distinct values than this are dropped as free text or identifiers
 # without counting further: a file read in chunks must bound what it remembers of a column.
 MAX_TRACKED_LEVELS = 100_000
+# Distinct integers remembered per column for the identifier check: beyond this many (8 MB),
+# a column is not called ID-like, so memory stays bounded however long the file.
+MAX_TRACKED_DISTINCT = 1_000_000
 # The date check looks at this many values of a text column.
 DATE_SAMPLE = 1000
 MISSING_LEVEL = "(missing)"
@@ -349,7 +352,9 @@ def _union_if_disjoint(seen: np.ndarray, new: np.ndarray, new_count: int) -> np.
     if new.size != new_count:  # a value repeats within the new rows
         return None
     union = np.union1d(seen, new)
-    return union if union.size == seen.size + new.size else None
+    if union.size != seen.size + new.size or union.size > MAX_TRACKED_DISTINCT:
+        return None
+    return union
 
 
 @dataclass(frozen=True)

@@ -71,7 +71,8 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
             fold_definition, notes = splits.definition, dataset.notes + splits.notes
             if dataset.task == "regression" and gram_suits(
                     dataset.n_features + int(np.isnan(dataset.X).any(axis=0).sum()),
-                    min(f.train.size for f in splits.folds), splits.n_splits):
+                    min(f.train.size for f in splits.folds),
+                    splits.n_splits * len(LEARNING_FRACTIONS)):
                 # Sufficient statistics: one pass over the rows serves every fold and subset.
                 data = in_memory(dataset.X, dataset.y, splits.folds,
                                  level_of_rows(0, dataset.n_rows, config.seed))

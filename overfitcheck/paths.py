@@ -83,10 +83,10 @@ MIN_WEIGHT = 1e-5
 GRAM_MAX_BYTES = 1 << 30
 
 
-def gram_suits(q: int, n_train: int, n_folds: int) -> bool:
-    """Should a regression design of q accumulated columns go through cell statistics?"""
-    cells = 2 * n_folds + 1
-    return n_train > q and cells * q * q * 8 <= GRAM_MAX_BYTES
+def gram_suits(q: int, n_train: int, n_cells: int) -> bool:
+    """Should a regression design of q accumulated columns, split in n_cells cells of rows, go
+    through cell statistics?"""
+    return n_train > q and n_cells * q * q * 8 <= GRAM_MAX_BYTES
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     """
     if task == "regression" and gram_suits(X.shape[1] + int(np.isnan(X).any(axis=0).sum()),
                                            min((f.train.size for f in folds), default=0),
-                                           len(folds)):
+                                           2 * len(folds) + 1):
         from .paths_gram import fit_regression_paths, in_memory  # it builds on this module
 
         with threadpool_limits(1):  # see _fit_fold

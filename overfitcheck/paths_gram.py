@@ -140,14 +140,12 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     p = d.c.size
     order = np.argsort(-alphas, kind="stable")
     y = np.array([np.sqrt(d.yyc / d.n)])
-    with warnings.catch_warnings():  # counted from n_iter (and see fit_regression_paths)
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0,
-                                        alphas=alphas[order], precompute=d.S / d.n,
-                                        Xy=d.c / d.n, coef_init=coef_init,
-                                        tol=precision.cd_tol,
-                                        max_iter=CD_MAX_ITER, check_input=False,
-                                        return_n_iter=True)
+    # Non-convergence is counted from n_iter; the ConvergenceWarning is ignored by the caller,
+    # around its threads (see fit_regression_paths).
+    _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0, alphas=alphas[order],
+                                    precompute=d.S / d.n, Xy=d.c / d.n, coef_init=coef_init,
+                                    tol=precision.cd_tol, max_iter=CD_MAX_ITER,
+                                    check_input=False, return_n_iter=True)
     out = np.empty((alphas.size, p))
     out[order] = coefs.T
     capped = np.empty(alphas.size, dtype=int)
@@ -238,13 +236,14 @@ def fit_regression_paths(data: RegressionData, grids: Mapping[str, np.ndarray], 
         for future in [pool.submit(run, range(start, min(start + step, n_folds)))
                        for start in range(0, n_folds, step)]:
             future.result()
+        full = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap,
+                         grids, precision) if coef_on_all_rows else None
     if absolute:
         _absolute_errors(data, fits, train, validation, errors)
-    full = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap, grids,
-                     precision) if coef_on_all_rows else None
     paths = {}
     for penalty, alphas in grids.items():
-        capped = sum(f.capped[penalty] for f in fits if f is not None)
+        capped = sum((f.capped[penalty] for f in fits if f is not None),
+                     np.zeros(alphas.size, dtype=int))
         fitted = np.tile(np.array([f is not None for f in fits], dtype=bool), (alphas.size, 1))
         coef = intercept = None
         if full is not None:
@@ -264,7 +263,8 @@ def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | N
     for penalty, alphas in grids.items():
         init = None
         if warm is not None and penalty == "l1":  # the same model on this fold's scale
-            init = warm.coef[penalty][0] / warm.scale * d.scale
+            top = int(np.argmax(grids[penalty]))  # the lasso starts at the largest alpha
+            init = warm.coef[penalty][top] / warm.scale * d.scale
         coef[penalty], capped[penalty] = fit_design(d, penalty, alphas, precision, init)
         U[penalty], a[penalty] = _in_z(d, coef[penalty])
         intercept[penalty] = np.full(alphas.size, d.ybar + fmap.y_shift)

@@ -24,8 +24,9 @@ from .paths import MIN_WEIGHT, Precision, _Fit, _null_loss, _saturated, _stop
 # so each step still cuts the distance to the optimum several times (25,000 rows: 7% for 130
 # features), at a fraction of a full weighted Gram's cost on hundreds of thousands of rows.
 HESSIAN_ROWS = 25_000
-# Newton steps per alpha. An unpenalized fit on separable classes never converges (its
-# coefficients grow by about the same amount each step): the cap ends it, recorded.
+# Newton steps per alpha, below Precision.newton_max_iter (which budgets glmnet-style inner
+# solves). An unpenalized fit on separable classes never converges (its coefficients grow by
+# about the same amount each step): the cap ends it, recorded.
 MAX_STEPS = 100
 # Hessian eigenvalues below this fraction of the largest are treated as zero (LinearRegression's
 # lstsq cutoff, squared: these are curvatures, not singular values).
@@ -43,12 +44,12 @@ def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
     not_converged = np.zeros(A, dtype=int)
     if n > HESSIAN_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(n, HESSIAN_ROWS, replace=False))
-        Xh = Xt[rows]
+        Xh, squares = Xt[rows], Xt * Xt
     else:
-        rows, Xh = None, Xt
+        rows, Xh, squares = None, Xt, None
     ybar = yf.mean()
     beta, b0 = np.zeros(p), float(np.log(ybar / (1 - ybar)))
-    hessian = _Hessian(Xh, rows)
+    hessian = _Hessian(Xh, rows, squares)
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
     null_loss = _null_loss(y)
     for position, a in enumerate(order):
@@ -79,15 +80,24 @@ class _Hessian:
     """The loss Hessian, kept while it still gives good steps: weights change little between
     neighbouring alphas of a warm path, and recomputing it is the dearest part of a step."""
 
-    def __init__(self, Xh: np.ndarray, rows: np.ndarray | None):
-        self.Xh, self.rows, self.H = Xh, rows, None
+    def __init__(self, Xh: np.ndarray, rows: np.ndarray | None, squares: np.ndarray | None):
+        self.Xh, self.rows, self.squares, self.H = Xh, rows, squares, None
         self.fresh = False  # computed at the current point
 
     def at(self, prob: np.ndarray) -> np.ndarray:
         self.fresh = self.H is None
         if self.H is None:
-            sample = prob if self.rows is None else prob[self.rows]
-            self.H = _weighted_gram(self.Xh, np.maximum(sample * (1 - sample), MIN_WEIGHT))
+            w = np.maximum(prob * (1 - prob), MIN_WEIGHT)
+            sample = w if self.rows is None else w[self.rows]
+            self.H = _weighted_gram(self.Xh, sample)
+            if self.squares is not None:
+                # A rare column (a level on a handful of rows) can miss the sample and look
+                # flat there: raise each curvature to its exact value over every row (adding
+                # to the diagonal keeps the model convex), so no direction is left unstepped.
+                p = self.Xh.shape[1]
+                exact = (w @ self.squares) / w.size
+                self.H[np.arange(p), np.arange(p)] += np.maximum(exact - np.diag(self.H)[:p],
+                                                                 0.0)
         return self.H.copy()
 
     def stale(self) -> None:
@@ -130,8 +140,8 @@ def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision):
             continue
         moved = max(float(np.max(np.abs(trial_beta - beta), initial=0.0)), abs(trial_b0 - b0))
         gain = start - value
-        # A shortened step, or progress slowing to under a tenth of the last step's, means the
-        # kept Hessian no longer models the loss well: recompute it at the next step.
+        # A shortened step, or a gain more than a tenth of the last one (Newton's gains shrink
+        # much faster), means the kept Hessian no longer models the loss well: renew it.
         if size < 1.0 or (last_gain is not None and gain > 0.1 * last_gain > 0):
             hessian.stale()
         last_gain = gain

@@ -4,7 +4,9 @@ matplotlib is imported lazily inside the functions and only through `Figure` and
 (no pyplot, no global figure registry), so the library and the CLI start without it. Every
 function here only reads the Report; none of them fits anything. The figure functions return a
 Figure, or draw into the axes they are given (scikit-learn's Display convention); only
-`render_pngs` turns them into PNG bytes; the output module writes them.
+`render_pngs` turns them into PNG bytes (with Pillow, which matplotlib depends on); the output
+module writes them. No layout engine: `_fit_layout` measures each figure once and sets fixed
+margins, so each PNG costs one draw.
 """
 
 from __future__ import annotations
@@ -22,9 +24,14 @@ from .verdict import FAMILY_NAMES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.axis import Axis
+    from matplotlib.backend_bases import RendererBase
     from matplotlib.figure import Figure
     from matplotlib.ft2font import FT2Font
+    from matplotlib.gridspec import GridSpec
     from matplotlib.lines import Line2D
+    from matplotlib.text import Text
+    from matplotlib.transforms import Bbox
 
     from .curves import Curve
     from .report import Report
@@ -35,6 +42,14 @@ VALIDATION_SIZE = (8.0, 5.5)
 LEARNING_SIZE = (15.0, 5.0)
 PATH_SIZE = (11.0, 7.0)
 SUMMARY_SIZE = (12.0, 9.0)
+# Layout: inches between the outermost text and the figure's edge, and between neighbouring
+# panels' texts (about what constrained layout leaves: 3 pt around each panel).
+EDGE_PAD = 0.06
+GAP_PAD = 0.12
+# The summary's coefficient path and its count share a cell; the count's top tick label needs
+# about 0.15 in between them, 8% of the two panels' average height at SUMMARY_SIZE.
+SUMMARY_PATH_GAP = 0.08
+PNG_COMPRESSION = 3  # zlib level: 6 (the default) is 4% smaller and takes 40% longer
 FILE_NAMES = {
     "validation_l1": "validation_curve_l1.png",
     "validation_l2": "validation_curve_l2.png",
@@ -42,10 +57,12 @@ FILE_NAMES = {
     "path": "coefficient_path_l1.png",
     "summary": "summary.png",
 }
+MINOR_TICKS = "minor ticks"  # the gid of the line of minor tick marks on each alpha axis
 FONT = "DejaVu Sans"  # ships with matplotlib, so every machine draws the same glyphs
 LABEL_CHARS = 40  # longer feature names would crowd the legend out of the plot
 TOP_FEATURES = 8  # coefficient lines named in the legend; the rest are drawn thin and grey
-# The summary's text panel is about 390 x 270 pt at SUMMARY_SIZE. Text is wrapped to TEXT_WIDTH
+# The summary's text panel is about 365-390 x 268 pt at SUMMARY_SIZE (narrowest when the path
+# title beside it is wider than its plot and needs room at the edge). Text is wrapped to TEXT_WIDTH
 # as measured with the font and each block is cut with "…" at its line budget; the reasons get
 # the lines left within TEXT_HEIGHT, so even a very long reason, target or file name stays
 # inside the panel instead of running into the plots.
@@ -63,6 +80,7 @@ UNREGULARIZED_COLOUR = "#7b3fa0"
 BASELINE_COLOUR = "#555555"
 VERDICT_COLOURS = {"overfitting": "#c62828", "underfitting": "#ef6c00",
                    "good_fit": "#2e7d32", "inconclusive": "#757575"}
+_MATHTEXT: dict[type, object] = {}  # one mathtext parser per renderer class, see _fit_layout
 _STYLE = {
     "font.family": FONT,
     "font.size": 10,
@@ -74,6 +92,7 @@ _STYLE = {
     "legend.framealpha": 0.9,
     "axes.spines.top": False,
     "axes.spines.right": False,
+    "figure.facecolor": "white",  # opaque whatever the user's matplotlibrc: PNGs are RGB
 }
 
 
@@ -87,8 +106,12 @@ def validation_curve_figure(report: Report, penalty: str, ax: Axes | None = None
         raise ValueError(f"penalty must be 'l1' or 'l2' (one of the report's curves), "
                          f"not {penalty!r}")
     with _style():
-        fig, ax = _figure_or_axes(ax, VALIDATION_SIZE)
-        _draw_validation_curve(ax, report, penalty)
+        if ax is not None:
+            _draw_validation_curve(ax, report, penalty)
+            return ax.get_figure()
+        fig, grid = _figure(VALIDATION_SIZE, 1, 1)
+        _draw_validation_curve(fig.add_subplot(grid[0]), report, penalty)
+        _fit_layout(fig, grid)
     return fig
 
 
@@ -99,16 +122,17 @@ def learning_curves_figure(report: Report, axes: Sequence[Axes] | None = None) -
     """
     penalties = list(report.learning)
     with _style():
+        grid = None
         if axes is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=LEARNING_SIZE, layout="constrained")
-            axes = fig.subplots(1, max(len(penalties), 1), squeeze=False)[0]
+            fig, grid = _figure(LEARNING_SIZE, 1, max(len(penalties), 1))
+            axes = [fig.add_subplot(grid[0, i]) for i in range(grid.ncols)]
         elif len(axes) != len(penalties):
             raise ValueError(f"need {len(penalties)} axes, one per family, not {len(axes)}")
         fig = axes[0].get_figure()
         for ax, penalty in zip(axes, penalties, strict=False):
             _draw_learning_curve(ax, report, penalty)
+        if grid is not None:
+            _fit_layout(fig, grid)
     return fig
 
 
@@ -119,28 +143,27 @@ def coefficient_path_figure(report: Report, axes: Sequence[Axes] | None = None) 
     drawn for the class in which it is strongest at alpha_min, as `Report.top_coefficients`.
     """
     with _style():
+        grid = None
         if axes is None:
-            from matplotlib.figure import Figure
-
-            fig = Figure(figsize=PATH_SIZE, layout="constrained")
-            path_ax, count_ax = fig.subplots(2, 1, sharex=True, height_ratios=(3, 1))
+            fig, grid = _figure(PATH_SIZE, 2, 1, height_ratios=(3, 1))
+            path_ax = fig.add_subplot(grid[0])
+            count_ax = fig.add_subplot(grid[1], sharex=path_ax)
         else:
             path_ax, count_ax = axes
             fig = path_ax.get_figure()
         _draw_coefficient_path(path_ax, report, legend_outside=True)
         _draw_n_nonzero(count_ax, report)
+        if grid is not None:
+            _fit_layout(fig, grid)
     return fig
 
 
 def summary_figure(report: Report) -> Figure:
     """One page: the verdict and why, the recommended family's curves and the L1 path."""
-    from matplotlib.figure import Figure
-
     best = report.verdict.best
     regularized = best if best in ("l1", "l2") else "l2"
     with _style():
-        fig = Figure(figsize=SUMMARY_SIZE, layout="constrained")
-        grid = fig.add_gridspec(2, 2)
+        fig, grid = _figure(SUMMARY_SIZE, 2, 2)
         _draw_verdict_text(fig.add_subplot(grid[0, 0]), report)
         _draw_validation_curve(fig.add_subplot(grid[0, 1]), report, regularized)
         learning = best if best in report.learning else next(iter(report.learning), None)
@@ -149,11 +172,12 @@ def summary_figure(report: Report) -> Figure:
             _empty(learning_ax, "no learning curves in this report")
         else:
             _draw_learning_curve(learning_ax, report, learning)
-        cell = grid[1, 1].subgridspec(2, 1, height_ratios=(3, 1))
+        cell = grid[1, 1].subgridspec(2, 1, height_ratios=(3, 1), hspace=SUMMARY_PATH_GAP)
         path_ax = fig.add_subplot(cell[0])
         count_ax = fig.add_subplot(cell[1], sharex=path_ax)
         _draw_coefficient_path(path_ax, report, legend_outside=False)
         _draw_n_nonzero(count_ax, report)
+        _fit_layout(fig, grid)
     return fig
 
 
@@ -170,15 +194,25 @@ def render_pngs(report: Report) -> dict[str, bytes]:
         (FILE_NAMES["path"], lambda: coefficient_path_figure(report)),
         (FILE_NAMES["summary"], lambda: summary_figure(report)),
     ]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image  # matplotlib's own PNG writer
+
     pngs = {}
     for name, make in figures:
         fig = make()
-        buffer = io.BytesIO()
+        # The canvas _fit_layout measured with: its renderer keeps the text sizes and ticks.
+        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
         with _style():
-            # "Software": None drops matplotlib's version from the PNG, so reruns on the same
-            # report are byte-identical.
-            fig.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
-        fig.clear()  # no pyplot registry holds it, so this frees it once we drop it
+            canvas.draw()  # the one draw: the figure is already laid out
+        # The figure is opaque (alpha is 255 everywhere), so the PNG is RGB; with zlib level 3
+        # that is smaller than matplotlib's RGBA at level 6 and 40% less encoding work. PIL
+        # writes no version or time, so reruns on the same report are byte-identical.
+        pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
+        buffer = io.BytesIO()
+        Image.fromarray(pixels).save(buffer, format="png", dpi=(DPI, DPI),
+                                     compress_level=PNG_COMPRESSION)
+        # No pyplot registry holds the figure, so dropping it frees it (Figure.clear would
+        # cost more, rebuilding every axis it empties).
         pngs[name] = buffer.getvalue()
     return pngs
 
@@ -217,14 +251,13 @@ def _draw_validation_curve(ax: Axes, report: Report, penalty: str) -> None:
         ax.plot([], [], linestyle="none",
                 label=f"{skipped} of {alphas.size} alphas not drawn: a fold could not fit them")
     _focus_y(ax, [*bands[0], *bands[1], train, validation], references)
-    ax.set_xscale("log")
-    _full_x(ax, alphas)
+    _alpha_axis(ax, alphas)
     ax.set_xlabel("alpha (glmnet scale)")
     ax.set_ylabel(_clean(report.metric_label, None))
     ax.set_title(f"Validation curve: {FAMILY_NAMES[penalty]} "
                  f"(at alpha_min: {_family_verdict(report, penalty)})")
     _grid(ax)
-    ax.legend(loc="best")
+    _legend_inside(ax)
 
 
 def _draw_learning_curve(ax: Axes, report: Report, penalty: str) -> None:
@@ -249,7 +282,7 @@ def _draw_learning_curve(ax: Axes, report: Report, penalty: str) -> None:
     ax.set_xlabel("training rows")
     ax.set_ylabel(_clean(report.metric_label, None))
     _grid(ax)
-    ax.legend(loc="best")
+    _legend_inside(ax)
 
 
 def _draw_coefficient_path(ax: Axes, report: Report, legend_outside: bool) -> None:
@@ -263,7 +296,7 @@ def _draw_coefficient_path(ax: Axes, report: Report, legend_outside: bool) -> No
     values, top = _path_values(curve)
     # All features as one thin grey collection (thousands of Line2D would be slow), then the
     # strongest at alpha_min redrawn in colour and named in the legend.
-    segments = [np.column_stack([alphas, values[:, j]]) for j in range(values.shape[1])]
+    segments = np.stack(np.broadcast_arrays(alphas[None, :], values.T), axis=-1)
     ax.add_collection(LineCollection(segments, colors="#9e9e9e", linewidths=0.6, alpha=0.6,
                                      label="_all features"))
     multi = curve.coef.shape[1] > 1
@@ -279,8 +312,7 @@ def _draw_coefficient_path(ax: Axes, report: Report, legend_outside: bool) -> No
                label=f"alpha_min = {_num(curve.alpha_min)}")
     ax.axvline(curve.alpha_1se, color="#8a8a8a", linestyle=":", linewidth=1.5,
                label=f"alpha_1se = {_num(curve.alpha_1se)}")
-    ax.set_xscale("log")
-    _full_x(ax, alphas)
+    _alpha_axis(ax, alphas)
     ax.autoscale_view(scalex=False)
     ax.set_ylabel("standardized coefficient")
     title = f"L1 (lasso) coefficient path, {values.shape[1]} features"
@@ -292,7 +324,7 @@ def _draw_coefficient_path(ax: Axes, report: Report, legend_outside: bool) -> No
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0,
                   title=f"strongest at alpha_min (top {len(top)})", title_fontsize=8.5)
     else:
-        ax.legend(loc="best", fontsize=7, ncols=2 if len(top) > 4 else 1)
+        _legend_inside(ax, fontsize=7, ncols=2 if len(top) > 4 else 1)
     ax.tick_params(labelbottom=False)
 
 
@@ -308,8 +340,7 @@ def _draw_n_nonzero(ax: Axes, report: Report) -> None:
     # Top right: the count falls as alpha grows, so that corner is usually empty.
     ax.text(0.99, 0.95, f"{int(curve.n_nonzero[curve.index_min])} of {report.n_features} "
             "non-zero at alpha_min", transform=ax.transAxes, ha="right", va="top", fontsize=8)
-    ax.set_xscale("log")
-    _full_x(ax, curve.alphas)
+    _alpha_axis(ax, curve.alphas)
     ax.set_xlabel("alpha (glmnet scale)")
     ax.set_ylabel("non-zero")
     ax.set_ylim(bottom=0)
@@ -346,8 +377,8 @@ def _draw_verdict_text(ax: Axes, report: Report) -> None:
     for lines, (_, _, size, style) in zip(fitted, blocks, strict=True):
         if not lines:
             continue
-        # Laid out by hand within the budgets above, so kept out of the constrained layout
-        # (which would otherwise shrink the plots around it).
+        # Laid out by hand within the budgets above, so kept out of layout measurements (a
+        # caller's constrained layout would otherwise shrink the plots around it).
         ax.annotate("\n".join(lines), xy=(0, 1), xycoords="axes fraction",
                     xytext=(0, -offset), textcoords="offset points", va="top", ha="left",
                     fontsize=size, linespacing=LINE_SPACING, annotation_clip=False,
@@ -374,13 +405,122 @@ def _path_values(curve: Curve) -> tuple[np.ndarray, list[tuple[int, int]]]:
 # -- small helpers -----------------------------------------------------------------------------
 
 
-def _figure_or_axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
-    if ax is not None:
-        return ax.get_figure(), ax
+def _figure(size: tuple[float, float], nrows: int, ncols: int,
+            height_ratios: Sequence[float] | None = None) -> tuple[Figure, GridSpec]:
+    """A figure without a layout engine; `_fit_layout` sets its grid's margins once drawn."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=size, layout="constrained")
-    return fig, fig.add_subplot()
+    fig = Figure(figsize=size, dpi=DPI)
+    # A first guess at the usual margins (inches): panels of about their final height get
+    # their final ticks, so one measuring pass usually suffices.
+    width, height = size
+    fig.subplots_adjust(left=0.65 / width, right=1 - 0.1 / width, bottom=0.5 / height,
+                        top=1 - 0.25 / height)
+    return fig, fig.add_gridspec(nrows, ncols, height_ratios=height_ratios)
+
+
+def _fit_layout(fig: Figure, grid: GridSpec) -> None:
+    """Set the margins and gaps of `grid` so that every panel's texts and legend just fit.
+
+    Constrained layout (or bbox_inches="tight") costs a second full draw of every figure. Here
+    each panel's texts are measured with the Agg renderer that later draws the PNG, so the ticks
+    and text sizes made now are the ones the draw reuses.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    # Each renderer brings its own mathtext parser, whose cache is keyed by the parser: share
+    # the first, so the log axes' labels (10^-3) are parsed once, not again for every figure.
+    renderer.mathtext_parser = _MATHTEXT.setdefault(type(renderer), renderer.mathtext_parser)
+    width, height = fig.get_size_inches()
+    nrows, ncols = grid.get_geometry()
+    ticks = None
+    for _ in range(3):
+        # Resizing the panels may change their ticks (a taller panel gets more), and so the
+        # labels to fit: then measure again. From the first guess in _figure one pass is the
+        # rule; three bound it.
+        locations = [tuple(axis.get_majorticklocs()) for ax in fig.axes
+                     for axis in (ax.xaxis, ax.yaxis)]
+        if locations == ticks:
+            break
+        ticks = locations
+        # How far (inches) each grid cell's texts reach beyond it, on each side.
+        reach = {side: np.zeros((nrows, ncols)) for side in ("left", "right", "bottom", "top")}
+        for ax in fig.axes:
+            spec = ax.get_subplotspec().get_topmost_subplotspec()
+            cell, box = spec.get_position(fig), _text_box(ax, renderer)
+            rows = slice(spec.rowspan.start, spec.rowspan.stop)
+            cols = slice(spec.colspan.start, spec.colspan.stop)
+            for side, where, inches in (
+                    ("left", (rows, cols.start), cell.x0 * width - box.x0 / fig.dpi),
+                    ("right", (rows, cols.stop - 1), box.x1 / fig.dpi - cell.x1 * width),
+                    ("bottom", (rows.stop - 1, cols), cell.y0 * height - box.y0 / fig.dpi),
+                    ("top", (rows.start, cols), box.y1 / fig.dpi - cell.y1 * height)):
+                reach[side][where] = np.maximum(reach[side][where], inches)
+        left, right, bottom, top = reach.values()
+        margins = {"left": left[:, 0].max() + EDGE_PAD, "right": right[:, -1].max() + EDGE_PAD,
+                   "bottom": bottom[-1].max() + EDGE_PAD, "top": top[0].max() + EDGE_PAD}
+        across = (right[:, :-1] + left[:, 1:]).max(initial=0.0) + GAP_PAD
+        down = (bottom[:-1] + top[1:]).max(initial=0.0) + GAP_PAD
+        # The grid's gaps are fractions of the average panel's width and height.
+        panel_w = (width - margins["left"] - margins["right"] - (ncols - 1) * across) / ncols
+        panel_h = (height - margins["bottom"] - margins["top"] - (nrows - 1) * down) / nrows
+        # The grid reads these figure-wide parameters; subplots_adjust also moves the axes.
+        fig.subplots_adjust(left=margins["left"] / width, right=1 - margins["right"] / width,
+                            bottom=margins["bottom"] / height, top=1 - margins["top"] / height,
+                            wspace=across / panel_w, hspace=down / panel_h)
+
+
+def _text_box(ax: Axes, renderer: RendererBase) -> Bbox:
+    """The pixels ax's frame, tick marks, tick labels, axis labels, title and legend cover.
+
+    The same box as `Axes.get_tightbbox` without its repeated tick updates and measurements of
+    sibling axes: the tick labels are the ones the draw shows, and matplotlib puts an axis label
+    its labelpad beyond them.
+    """
+    from matplotlib.transforms import Bbox
+
+    frame = ax.bbox
+    boxes = [frame]
+    legend = ax.get_legend()
+    if legend is not None and legend.get_in_layout():  # a legend inside the plot needs no room
+        boxes.append(legend.get_window_extent(renderer))
+    if ax.title.get_text():
+        boxes.append(ax.title.get_window_extent(renderer))
+    if not ax.axison:
+        return Bbox.union(boxes)
+    points = ax.get_figure().dpi / 72
+    x_labels = [label.get_window_extent(renderer) for label in _tick_labels(ax.xaxis)]
+    x_low = min([frame.y0 - ax.xaxis.majorTicks[0].get_tick_padding() * points,
+                 *(b.y0 for b in x_labels)])
+    if ax.get_xlabel():
+        x_low -= ax.xaxis.labelpad * points + ax.xaxis.label.get_window_extent(renderer).height
+    y_labels = [label.get_window_extent(renderer) for label in _tick_labels(ax.yaxis)]
+    y_low = min([frame.x0 - ax.yaxis.majorTicks[0].get_tick_padding() * points,
+                 *(b.x0 for b in y_labels)])
+    if ax.get_ylabel():
+        y_low -= ax.yaxis.labelpad * points + ax.yaxis.label.get_window_extent(renderer).width
+    boxes += [*x_labels, *y_labels, Bbox([[y_low, x_low], [frame.x1, frame.y1]])]
+    return Bbox.union(boxes)
+
+
+def _tick_labels(axis: Axis) -> list[Text]:
+    """The tick labels the draw shows: of the ticks inside the view, not blank or hidden."""
+    minor = axis.get_minorticklocs()
+    # Brings the ticks' positions and labels up to date (each such call re-runs the locators).
+    axis.get_ticklabels(which="both" if len(minor) else "major")
+    low, high = sorted(axis.get_transform().transform(axis.get_view_interval()))
+    tolerance = 1e-10 * (high - low)  # as matplotlib's own choice of the ticks to draw
+    shown = []
+    for locations, ticks in ((axis.get_majorticklocs(), axis.get_major_ticks),
+                             (minor, axis.get_minor_ticks)):
+        positions = axis.get_transform().transform(np.asarray(locations, dtype=float))
+        for tick, at in zip(ticks(len(positions)), positions, strict=True):
+            label = tick.label1
+            if low - tolerance <= at <= high + tolerance and label.get_visible() \
+                    and label.get_text():
+                shown.append(label)
+    return shown
 
 
 def _style():
@@ -428,12 +568,38 @@ def _focus_y(ax: Axes, data: list[np.ndarray], references: list[Line2D]) -> None
     ax.set_ylim(low - pad, high + pad)
 
 
-def _full_x(ax: Axes, alphas: np.ndarray) -> None:
-    """The whole grid on a log axis, also alphas whose errors are missing (NaN)."""
+def _alpha_axis(ax: Axes, alphas: np.ndarray) -> None:
+    """A log alpha axis over the whole grid, also alphas whose errors are missing (NaN).
+
+    Its unlabelled minor ticks are drawn as one line of tick marks: matplotlib makes each tick
+    five artists, and the 30 to 50 minor ticks of a log axis cost about as much as the rest of
+    the panel. Where matplotlib would label minor ticks (a grid under a decade wide) they stay.
+    """
+    from matplotlib import rcParams
+    from matplotlib.lines import TICKDOWN, Line2D
+    from matplotlib.ticker import NullLocator
+
+    ax.set_xscale("log")
     low, high = float(np.min(alphas)), float(np.max(alphas))
     # 3% of the grid's decades as margin; a one-alpha grid gets a factor 2 either side.
     factor = (high / low) ** 0.03 if high > low else 2.0
-    ax.set_xlim(low / factor, high * factor)
+    low, high = low / factor, high * factor
+    ax.set_xlim(low, high)
+    if np.log10(high / low) <= ax.xaxis.get_minor_formatter().minor_thresholds[0]:
+        return
+    ticks = ax.xaxis.get_minor_locator().tick_values(low, high)
+    ticks = ticks[(ticks >= low) & (ticks <= high)]
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.add_line(Line2D(ticks, np.zeros(ticks.size), transform=ax.get_xaxis_transform(),
+                       linestyle="none", marker=TICKDOWN, markersize=rcParams["xtick.minor.size"],
+                       markeredgewidth=rcParams["xtick.minor.width"],
+                       color=rcParams["xtick.color"], clip_on=False, label="_minor ticks",
+                       gid=MINOR_TICKS))
+
+
+def _legend_inside(ax: Axes, **kwargs: object) -> None:
+    """A legend at matplotlib's "best" spot inside the plot, so the layout leaves it no room."""
+    ax.legend(loc="best", **kwargs).set_in_layout(False)
 
 
 def _grid(ax: Axes) -> None:
@@ -469,20 +635,26 @@ def _facts(report: Report) -> str:
 def _fit_lines(text: str, max_lines: int, size: float, bold: bool = False) -> list[str]:
     """Sanitized text word-wrapped to TEXT_WIDTH as measured; a cut last line ends in "…"."""
     lines: list[str] = []
-    current = ""
+    current, current_width = "", 0.0
+    # A line is as wide as its words and the spaces between them (DejaVu Sans has no kerning
+    # across a space), so each word is measured once, not each longer candidate line.
+    space = _width(" ", size, bold)
     for word in _clean(text, None, escape=False).split(" "):
-        candidate = f"{current} {word}" if current else word
-        if _width(candidate, size, bold) <= TEXT_WIDTH:
-            current = candidate
+        word_width = _width(word, size, bold)
+        candidate_width = current_width + space + word_width if current else word_width
+        if candidate_width <= TEXT_WIDTH:
+            current = f"{current} {word}" if current else word
+            current_width = candidate_width
             continue
         if current:
             lines.append(current)
         # A word wider than the panel is split; only as far as the budget needs.
-        while len(lines) <= max_lines and _width(word, size, bold) > TEXT_WIDTH:
+        while len(lines) <= max_lines and word_width > TEXT_WIDTH:
             cut = _fitting_prefix(word, size, bold)
             lines.append(word[:cut])
             word = word[cut:]
-        current = word
+            word_width = _width(word, size, bold)
+        current, current_width = word, word_width
         if len(lines) > max_lines:
             break
     if current:
@@ -506,8 +678,9 @@ def _fitting_prefix(text: str, size: float, bold: bool, reserve: str = "") -> in
     return low
 
 
+@functools.lru_cache(maxsize=4096)
 def _width(text: str, size: float, bold: bool) -> float:
-    """Width in points of one line of (unescaped, drawable) text."""
+    """Width in points of one line of (unescaped, drawable) text; FreeType takes ~40 us a glyph."""
     font = _font(bold)
     font.set_size(size, 72)  # at 72 dpi a pixel is a point
     font.set_text(text, 0.0)

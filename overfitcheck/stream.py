@@ -43,6 +43,7 @@ from .dataset import (
     regression_reason,
 )
 from .errors import NoFeatures, NotACsv, TooFewRows
+from .paths import gram_suits
 from .paths_gram import RegressionData
 from .read import EncodingChanged, Format, read_chunks, sha256, sniff
 from .splits import BLOCK_RULE, LEARNING_LEVELS, fold_of_rows, level_of_rows
@@ -101,8 +102,11 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     fmt = sniff(path, config.encoding)
     notes: list[str] = list(fmt.notes)
     chunks = read_chunks(fmt, chunk_rows, notes)
-    first = next(chunks)
-    second = next(chunks, None)
+    try:
+        first = next(chunks)
+        second = next(chunks, None)
+    except EncodingChanged:  # not UTF-8 after all: the whole-file reader sorts that out
+        return None
     if second is None:  # one chunk holds the file: read it whole
         return None
     target = _resolve_column(first, config.target, "target")
@@ -116,6 +120,10 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     hasher.start()
     names = [str(c) for c in first.columns if str(c) != target]
     kinds = {c: _guess_kind(first[c]) for c in names}
+    columns = 2 * sum(k == "numeric" for k in kinds.values()) + sum(
+        min(first[c].nunique(), TRACK_LEVELS) + 1 for c in names if kinds[c] == "categorical")
+    if not gram_suits(columns, len(first), config.cv * LEARNING_LEVELS):
+        return None  # too wide for per-cell Grams: the in-memory engine fits it row by row
     text: set[str] = set()
     fixed: dict[str, Encoding] = {}
     source = itertools.chain([first, second], chunks)  # the first pass goes on from the probe
@@ -124,13 +132,12 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)), fixed)
         try:
             state.run(progress, stage, source)
+        except EncodingChanged:
+            # Not UTF-8 deep in the file: the whole-file reader handles it (cp1252, with a
+            # note); column names read as UTF-8 might not even match.
+            return None
+        finally:
             source = None
-        except EncodingChanged as change:
-            fmt = change.fmt
-            notes.append(_CP1252_NOTE)
-            state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)),
-                          fixed)
-            state.run(progress, stage)
         plans = {c: plan_column(state.summaries[c], c, config) for c in names}
         wrong = [c for c in names if not state.consistent(c, plans[c][1])]
         if not wrong:
@@ -140,10 +147,11 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         for c in wrong:
             encoding = plans[c][1]
             kinds[c] = encoding.kind
+            summary = state.summaries[c]
+            if summary.n_text:
+                text.add(c)
             if encoding.kind == "categorical":
                 fixed[c] = encoding
-                if state.summaries[c].n_text < state.summaries[c].n - state.summaries[c].n_missing:
-                    text.add(c)
     else:  # pragma: no cover - each pass settles at least the columns it got wrong
         raise NotACsv(f"{fmt.path}: column types did not settle in {MAX_PASSES} passes",
                       "diagnose a sample with --max-rows")
@@ -151,10 +159,6 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         raise TooFewRows(f"only {state.n_rows} rows have a target", "give at least 4 rows")
     hasher.join()
     return state.result(plans, notes, digest["sha"])
-
-
-_CP1252_NOTE = ("file is not UTF-8 throughout: read as cp1252 (Windows Western); use --encoding "
-                "to choose another")
 
 
 def _guess_kind(column: pd.Series) -> str:
@@ -305,8 +309,12 @@ class _Pass:
             return False
         if name in self.fixed:
             return encoding == self.fixed[name]
+        summary = self.summaries[name]
+        if encoding.kind == "numeric" and summary.n_text and name not in self.text_columns:
+            # Some chunks held text, others numbers: read the column as text throughout, as a
+            # whole-file read does (pandas' numbers and the text rule can disagree: True, .5).
+            return False
         if encoding.kind == "categorical":
-            summary = self.summaries[name]
             return name not in self.overflow and summary.n_text == summary.n - summary.n_missing
         return True
 
@@ -389,25 +397,29 @@ class _Pass:
 
 def prefetch(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
     """The same frames, the next one parsed on a second thread while this one is encoded and
-    summed (pandas' C parser and numpy's products both release the GIL)."""
+    summed (numpy's products release the GIL, so parsing runs meanwhile). Stopping early, or an
+    error on either side, ends the thread: nothing is left waiting."""
     box: queue.Queue = queue.Queue(maxsize=1)
     done = object()
     stop = threading.Event()
 
+    def hand(item) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def parse() -> None:
         try:
             for frame in frames:
-                while not stop.is_set():
-                    try:
-                        box.put(frame, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not hand(frame):
                     return
-            box.put(done)
+            hand(done)
         except BaseException as err:  # noqa: BLE001 - handed to the consumer, raised there
-            box.put(err)
+            hand(err)
 
     worker = threading.Thread(target=parse, daemon=True)
     worker.start()
@@ -421,7 +433,12 @@ def prefetch(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
             yield item
     finally:
         stop.set()
-        worker.join()
+        while worker.is_alive():  # let a blocked hand-over see the stop
+            try:
+                box.get_nowait()
+            except queue.Empty:
+                pass
+            worker.join(timeout=0.1)
 
 
 def _cache_limit() -> int:

@@ -137,3 +137,41 @@ def test_quoted_line_breaks_and_bad_rows_deep_in_a_streamed_file(tmp_path):
     for chunk_rows in (0, 1000):
         with pytest.raises(NotACsv, match=f"Expected 3 fields in line {line}, saw 4"):
             diagnose(broken, target="y", chunk_rows=chunk_rows)
+
+
+def test_trouble_deep_in_a_streamed_file_gets_the_whole_file_answer(tmp_path):
+    """Text in the target after the first chunks (one clear error, no hang), a byte that is not
+    UTF-8 after the first chunks (read as cp1252, as whole), True/False with late blanks
+    (one-hot, as whole)."""
+    from overfitcheck.errors import BadTarget
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "y": rng.normal(size=n).round(3)})
+    frame["y"] = frame["y"].astype(object)
+    frame.loc[4200, "y"] = "oops"
+    bad_target = tmp_path / "bad_target.csv"
+    frame.to_csv(bad_target, index=False)
+    for chunk_rows in (0, 1000):
+        with pytest.raises(BadTarget, match="is not numeric"):
+            diagnose(bad_target, target="y", chunk_rows=chunk_rows)
+
+    frame = pd.DataFrame({"x": rng.normal(size=n), "city": "Paris", "y": rng.normal(size=n)})
+    frame.loc[::2, "city"] = "Lyon"
+    frame.loc[4501, "city"] = "Orléans"
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(frame.to_csv(index=False).encode("cp1252"))
+    whole = diagnose(latin, target="y", chunk_rows=0)
+    streamed = diagnose(latin, target="y", chunk_rows=1000)
+    _compare(whole.to_dict(), streamed.to_dict())
+    assert "city=Orléans" in streamed.feature_names
+
+    flags = np.where(rng.random(n) < 0.5, "True", "False").astype(object)
+    flags[4600::50] = None
+    frame = pd.DataFrame({"x": rng.normal(size=n), "flag": flags, "y": rng.normal(size=n)})
+    booleans = tmp_path / "booleans.csv"
+    frame.to_csv(booleans, index=False)
+    whole = diagnose(booleans, target="y", chunk_rows=0, drop_first=True)
+    streamed = diagnose(booleans, target="y", chunk_rows=1000, drop_first=True)
+    _compare(whole.to_dict(), streamed.to_dict())
+    assert next(c for c in streamed.columns if c.name == "flag").role == "categorical"
