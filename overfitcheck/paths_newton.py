@@ -18,7 +18,7 @@ from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import enet_path
 
-from .paths import MIN_WEIGHT, Precision, _Fit, _null_loss, _saturated, _stop
+from .paths import MIN_WEIGHT, SATURATION, Precision, _Fit, _null_loss, _saturated, _stop
 
 # Rows the Hessian is computed from: with p features its relative error is about sqrt(p / rows),
 # so each step still cuts the distance to the optimum several times (25,000 rows: 7% for 130
@@ -54,7 +54,8 @@ def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
     null_loss = _null_loss(y)
     for position, a in enumerate(order):
         alpha = 0.0 if penalty == "none" else float(alphas[a])
-        beta, b0, converged = _fit_alpha(Xt, yf, hessian, beta, b0, penalty, alpha, precision)
+        beta, b0, converged = _fit_alpha(Xt, yf, hessian, beta, b0, penalty, alpha, precision,
+                                         SATURATION * null_loss)
         not_converged[a] = 0 if converged else 1
         coef[a, 0], intercept[a, 0] = beta, b0
         if penalty == "none":  # one fit serves the whole (single-alpha) grid
@@ -104,7 +105,15 @@ class _Hessian:
         self.H = None
 
 
-def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision):
+def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision, separated):
+    """Newton steps at one alpha from (beta, b0): the fit and whether it converged.
+
+    Converged: the exact gradient is below LogisticRegression's tolerance (L2 and none; their
+    gradient vanishes at the optimum, so a flat direction, e.g. exactly collinear columns,
+    cannot keep it stepping), or a step changes neither the objective nor any coefficient.
+    A fit whose training loss falls below `separated` (the classes are separable) is not called
+    converged on its gradient: its coefficients diverge, and the cap records it.
+    """
     n = y.size
     eta = Xt @ beta + b0
     current = _objective(eta, y, beta, penalty, alpha)
@@ -113,13 +122,18 @@ def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision):
         prob = expit(eta)
         residual = prob - y
         grad = np.append(Xt.T @ residual / n, residual.mean())
+        if penalty != "l1":
+            if penalty == "l2":
+                grad[:-1] += alpha * beta
+            loss = _objective(eta, y, beta, "none", 0.0)
+            if np.max(np.abs(grad)) <= precision.logistic_tol and loss > separated:
+                return beta, b0, True
         H = hessian.at(prob)
         if penalty == "l1":
             new_beta, new_b0 = _prox_newton(H, grad, beta, b0, alpha, precision)
         else:
             if penalty == "l2":
                 H[:-1, :-1] += alpha * np.eye(beta.size)
-                grad[:-1] += alpha * beta
             step = _solve(H, grad)
             new_beta, new_b0 = beta - step[:-1], b0 - step[-1]
         # Shorten a step that does not lower the exact objective (the Hessian is a model).

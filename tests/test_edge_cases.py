@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import ROOT
 from sklearn.linear_model import LinearRegression
 
 from overfitcheck import diagnose
@@ -89,3 +90,13 @@ def test_single_alpha_on_a_wide_regression():
     frame["y"] = X[:, 0] * 2 + RNG.normal(size=40)
     report = diagnose(frame, target="y", alphas=(0.3,))
     assert report.curves["l1"].n_nonzero[0] >= 1
+
+
+def test_collinear_levels_do_not_look_like_separable_classes():
+    """Both levels of a yes/no column beside the intercept leave the loss flat along a
+    direction; the unpenalized fit must still converge, not be reported as diverging."""
+    report = diagnose(ROOT / "sample_data" / "telco_churn.csv", target="churn", n_alphas=5)
+    assert {"internet_service=No", "online_security=No internet service"} <= \
+        set(report.feature_names)  # the same rows: exactly collinear
+    assert report.curves["none"].not_converged.tolist() == [0]
+    assert not any("separable" in w for w in report.warnings)
