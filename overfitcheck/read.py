@@ -230,10 +230,9 @@ def _parse_chunks(fmt: Format, notes: list[str], options: dict, chunksize: int
             try:
                 with pd.read_csv(fmt.path, encoding=encoding, chunksize=chunksize,
                                  **options) as reader:
-                    for index, frame in enumerate(reader):
-                        if index >= done:  # after a restart, skip what was already given
-                            done += 1
-                            yield frame
+                    for frame in reader:
+                        done += 1
+                        yield frame
                 return
             except UnicodeDecodeError:
                 if encoding == "cp1252":
