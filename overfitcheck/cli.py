@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from . import __version__
 from .config import Config, default_of, help_for
@@ -188,7 +188,7 @@ class _progress:
     def __init__(self, console: Console, enabled: bool) -> None:
         self.enabled = enabled
         self.bar = Progress(TextColumn("{task.description}"), BarColumn(),
-                            TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
+                            MofNCompleteColumn(), TimeElapsedColumn(),
                             console=console, transient=True) if enabled else None
         self.tasks: dict[str, int] = {}
 
@@ -203,9 +203,10 @@ class _progress:
             self.bar.__exit__(*exc)
 
     def update(self, stage: str, done: int, total: int) -> None:
+        """total 0: not known ahead (rows of a file read in chunks), shown as "?"."""
         if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(stage, total=total)
-        self.bar.update(self.tasks[stage], completed=done, total=total)
+            self.tasks[stage] = self.bar.add_task(stage, total=total or None)
+        self.bar.update(self.tasks[stage], completed=done, total=total or None)
 
 
 def main() -> None:

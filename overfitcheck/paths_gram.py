@@ -236,8 +236,12 @@ def fit_regression_paths(data: RegressionData, grids: Mapping[str, np.ndarray], 
         for future in [pool.submit(run, range(start, min(start + step, n_folds)))
                        for start in range(0, n_folds, step)]:
             future.result()
-        full = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap,
-                         grids, precision) if coef_on_all_rows else None
+        full = None
+        if coef_on_all_rows:
+            full = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap,
+                             grids, precision)
+            if on_fit_done is not None:
+                on_fit_done()
     if absolute:
         _absolute_errors(data, fits, train, validation, errors)
     paths = {}
