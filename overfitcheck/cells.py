@@ -125,6 +125,14 @@ class FeatureMap:
         return self.linear.shape[1]
 
 
+def observed_means(values: np.ndarray) -> np.ndarray:
+    """Each column's mean over its observed (non-NaN) values; 0 for an empty column."""
+    present = ~np.isnan(values)
+    counts = present.sum(axis=0)
+    return np.where(counts > 0, np.where(present, values, 0.0).sum(axis=0)
+                    / np.maximum(counts, 1), 0.0)
+
+
 def design_map(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, FeatureMap]:
     """An in-memory design (NaN where missing) as accumulated columns Z and its FeatureMap.
 
@@ -135,10 +143,8 @@ def design_map(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, FeatureMap]:
     n, p = X.shape
     missing = np.isnan(X)
     holes = np.flatnonzero(missing.any(axis=0))
-    with np.errstate(invalid="ignore"):
-        observed = np.where(missing, 0.0, X)
-        counts = (~missing).sum(axis=0)
-        shift = np.where(counts > 0, observed.sum(axis=0) / np.maximum(counts, 1), 0.0)
+    observed = np.where(missing, 0.0, X)
+    shift = observed_means(X)
     Z = np.empty((n, p + holes.size))
     np.subtract(observed, shift, out=Z[:, :p])
     Z[:, :p][missing] = 0.0

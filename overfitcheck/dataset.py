@@ -195,7 +195,7 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
     if not pd.api.types.is_bool_dtype(y) and not pd.api.types.is_numeric_dtype(y):
         numbers, _ = _as_numbers(y.astype(str))
         if numbers is not None and distinct > MAX_CLASS_CODES:
-            return "regression", regression_reason(ColumnSummary(n_text=1))
+            return "regression", regression_reason(from_text=True)
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         if distinct > MAX_CLASSES:
             raise BadTarget(f"target column {y.name!r} has {distinct} distinct labels, too many "
@@ -209,13 +209,13 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
     if np.all(np.isfinite(values)) and np.all(values == np.round(values)) \
             and distinct <= MAX_CLASS_CODES:
         return "multiclass", f"{distinct} integer class codes"
-    return "regression", regression_reason(ColumnSummary(n_text=0))
+    return "regression", regression_reason(from_text=False)
 
 
-def regression_reason(target: ColumnSummary) -> str:
+def regression_reason(from_text: bool) -> str:
     """Why a target is a regression target, in words that do not need the whole column's
     distinct count (a file read in chunks does not keep one)."""
-    if target.n_text:
+    if from_text:
         return f"numbers written as text, more than {MAX_CLASS_CODES} distinct"
     return "numeric, not class codes"
 

@@ -30,6 +30,10 @@ MAE_BLOCK_ROWS = 4096
 # GIL), BLAS held to one thread each by the caller.
 MAE_THREADS = 2
 
+# Rows accumulated per block when an in-memory design is reduced to cell statistics.
+STATS_BLOCK_ROWS = 65_536
+# Learning levels that fit in an in-memory cell key (the diagnosis uses 8).
+LEVELS_MAX = 64
 # A centred sum of squares below this many eps of the column's second moment is rounding dust.
 CONSTANT_DUST = 64 * np.finfo(float).eps
 
@@ -356,10 +360,6 @@ def alpha_grids_gram(data: RegressionData, config) -> dict[str, np.ndarray]:
                            d.n >= d.c.size)
 
 
-# Rows accumulated per block when an in-memory design is reduced to cell statistics.
-STATS_BLOCK_ROWS = 65_536
-
-
 def in_memory(X: np.ndarray, y: np.ndarray, folds: Sequence[Fold],
               levels: np.ndarray | None = None) -> RegressionData:
     """An in-memory design and its folds as RegressionData.
@@ -402,5 +402,3 @@ def in_memory(X: np.ndarray, y: np.ndarray, folds: Sequence[Fold],
 
     return RegressionData(stats, fmap, train, validation, level, rows)
 
-
-LEVELS_MAX = 64  # learning levels fit in a cell key (the diagnosis uses 8)

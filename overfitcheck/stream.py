@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .cells import CellStats, FeatureMap
+from .cells import CellStats, FeatureMap, observed_means
 from .config import Config
 from .dataset import (
     OTHER_LEVEL,
@@ -181,7 +181,6 @@ class _Pass:
         self.labels: dict[str, dict[str, int]] = {c: {} for c in self.categorical}
         self.overflow: set[str] = set()
         self.summaries: dict[str, ColumnSummary] = {}
-        self.target_summary = ColumnSummary()
         self.n_rows = self.n_read = 0
         self.centre = np.zeros(len(self.numeric))
         self.y_centre = 0.0
@@ -204,15 +203,14 @@ class _Pass:
             frames = read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)
         for frame in prefetch(frames):
             self.n_read += len(frame)
-            chunk = self._encode(frame)
-            if chunk is None:
+            frame = self._with_target(frame)
+            if frame.empty:
                 continue
-            kept = frame.loc[frame[self.target].notna().to_numpy()] if chunk[2].size < len(frame) \
-                else frame
-            for c in self.names:  # the rules see the rows with a target, as load_dataset's do
-                part = ColumnSummary.of(kept[c])
+            for c in [self.target, *self.names]:  # the rules see the rows with a target, as
+                part = ColumnSummary.of(frame[c])  # load_dataset's do
                 self.summaries[c] = self.summaries[c].merge(part) if c in self.summaries \
                     else part
+            chunk = self._encode(frame)
             values, codes, ys, cell = chunk
             if self.q > self.stats.n_columns:
                 self.stats = self.stats.widen(self.q)
@@ -226,16 +224,13 @@ class _Pass:
             if progress is not None:
                 progress(stage, self.n_read, 0)
 
-    def _encode(self, frame: pd.DataFrame):
-        """A chunk's rows with a target as (numbers, label columns, shifted y, cell)."""
+    def _with_target(self, frame: pd.DataFrame) -> pd.DataFrame:
         keep = frame[self.target].notna().to_numpy()
-        if not keep.all():
-            frame = frame.loc[keep]
-        if frame.empty:
-            return None
-        y_raw = frame[self.target]
-        self.target_summary = self.target_summary.merge(ColumnSummary.of(y_raw))
-        y, _ = _encode_target(y_raw, "regression", self.target)
+        return frame if keep.all() else frame.loc[keep]
+
+    def _encode(self, frame: pd.DataFrame):
+        """A chunk's rows (all with a target) as (numbers, label columns, shifted y, cell)."""
+        y, _ = _encode_target(frame[self.target], "regression", self.target)
         kinds = frame.dtypes
         plain = [j for j, c in enumerate(self.numeric) if kinds[c].kind in "fiu"]
         if len(plain) == len(self.numeric):  # numbers as parsed: one conversion for the lot
@@ -250,10 +245,7 @@ class _Pass:
         for j, c in enumerate(self.categorical):
             codes[:, j] = self._codes(c, frame[c])
         if self.n_rows == 0:  # a fixed centre keeps the sums of squares from losing digits
-            present = ~np.isnan(values)
-            counts = present.sum(axis=0)
-            self.centre = np.where(counts > 0, np.where(present, values, 0.0).sum(axis=0)
-                                   / np.maximum(counts, 1), 0.0)
+            self.centre = observed_means(values)
             self.y_centre = float(y.mean())
         start = self.n_rows
         self.n_rows += y.size
@@ -363,7 +355,8 @@ class _Pass:
         n_dropped = self.n_read - self.n_rows
         if n_dropped:
             notes = [*notes, f"dropped {n_dropped} rows with a missing target"]
-        reason = "set by --task" if self.config.task else regression_reason(self.target_summary)
+        reason = "set by --task" if self.config.task else regression_reason(
+            self.summaries[self.target].n_text > 0)
         cells = np.arange(self.n_cells)
         folds = cells // LEARNING_LEVELS
         train = np.array([folds != f for f in range(self.config.cv)])
@@ -390,9 +383,9 @@ class _Pass:
         """The rows again, encoded as in the pass (every label was seen by the pass)."""
         self.n_rows = 0
         for frame in prefetch(read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)):
-            chunk = self._encode(frame)
-            if chunk is not None:
-                yield chunk
+            frame = self._with_target(frame)
+            if not frame.empty:
+                yield self._encode(frame)
 
 
 def prefetch(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
