@@ -11,8 +11,11 @@ import numpy as np
 import pandas as pd
 
 from .config import Config
+from .draws import row_draws
 from .errors import BadTarget, NoFeatures, TargetNotFound, TooFewRows, UsageProblem
+from .memory import check_design
 from .read import NA_VALUES, Table, read_table
+from .sample import SAMPLE_CHUNK_ROWS, SAMPLE_SALT, read_sample
 
 # An integer target with at most this many distinct values is read as class codes (e.g. 1..4);
 # more, and it is a count or an amount: regression. --task overrides.
@@ -96,30 +99,42 @@ class Dataset:
 
 def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) -> Dataset:
     """Read a CSV path (or take a DataFrame, never modified) and build the dataset to diagnose."""
+    sampled = None
     if isinstance(source, pd.DataFrame):
         table = Table(source, None, None, ",", ".", "utf-8", None)
+    elif config.max_rows is not None:  # read in chunks: the file may not fit in memory
+
+        def has_target(chunk: pd.DataFrame) -> np.ndarray:
+            return chunk[_resolve_column(chunk, config.target, "target")].notna().to_numpy()
+
+        table, n_read, n_with_target = read_sample(
+            source, config.max_rows, config.seed, config.chunk_rows or SAMPLE_CHUNK_ROWS,
+            has_target, config.encoding)
+        sampled = (n_read, n_with_target)
     else:
         table = read_table(source, encoding=config.encoding)
     frame = table.frame
     notes = list(table.notes)
     target = _resolve_column(frame, config.target, "target")
-    n_read = len(frame)
+    n_read = len(frame) if sampled is None else sampled[0]
     y_raw = frame[target]
     keep = y_raw.notna().to_numpy()
     if not keep.any():
         raise BadTarget(f"target column {target!r} is empty (all {n_read} values are missing)",
                         "choose a target column that has values")
-    n_dropped = int((~keep).sum())
+    n_dropped = int((~keep).sum()) if sampled is None else n_read - sampled[1]
     if n_dropped:
         notes.append(f"dropped {n_dropped} rows with a missing target")
     frame = frame.loc[keep]
-    if config.max_rows is not None and len(frame) > config.max_rows:
-        available = len(frame)
-        rows = np.sort(np.random.default_rng(config.seed).choice(available, config.max_rows,
-                                                                  replace=False))
-        frame = frame.iloc[rows]
-        notes.append(f"diagnosing a random sample of {config.max_rows} of {available} rows "
+    if sampled is not None and sampled[1] > len(frame):
+        notes.append(f"diagnosing a random sample of {len(frame)} of {sampled[1]} rows "
                      f"(--max-rows, seed {config.seed})")
+    elif config.max_rows is not None and len(frame) > config.max_rows:  # a DataFrame
+        draws = row_draws(0, n_read, config.seed ^ SAMPLE_SALT)[keep]  # as read_sample's
+        rows = np.sort(np.argpartition(draws, config.max_rows - 1)[:config.max_rows])
+        notes.append(f"diagnosing a random sample of {config.max_rows} of {len(frame)} rows "
+                     f"(--max-rows, seed {config.seed})")
+        frame = frame.iloc[rows]
     y_raw = frame[target]
     task, reason = _infer_task(y_raw, config.task)
     y, classes = _encode_target(y_raw, task, target)
@@ -140,24 +155,29 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
         plans.append(ColumnPlan(col, "time", "orders the folds (TimeSeriesSplit)",
                                 int(frame[col].isna().sum())))
     used = {p.name for p in plans}
-    blocks: list[np.ndarray] = []
-    names: list[str] = []
+    encoded: list[tuple[int, Encoding, list[str]]] = []
     for position, name in enumerate(frame.columns):
         if name in used:
             continue
-        column = frame.iloc[:, position]
-        plan, encoding, block_names = plan_column(ColumnSummary.of(column), str(name), config)
+        plan, encoding, block_names = plan_column(ColumnSummary.of(frame.iloc[:, position]),
+                                                  str(name), config)
         plans.append(plan)
-        if encoding is not None:
-            blocks.append(encode_column(column, encoding))
-            names.extend(block_names)
-    if not blocks:
+        if encoding is not None and block_names:
+            encoded.append((position, encoding, block_names))
+    if not encoded:
         raise NoFeatures("no usable feature columns: every column other than the target was "
                          "dropped (see the data table)", "add numeric or categorical columns")
-    X = np.column_stack(blocks) if len(blocks) > 1 else blocks[0]
     if len(y) < 4:
         raise TooFewRows(f"only {len(y)} rows have a target", "give at least 4 rows")
-    return Dataset(np.ascontiguousarray(X, dtype=np.float64), y, tuple(names), target, task,
+    check_design(len(y), [(str(frame.columns[position]), len(block_names))
+                          for position, _, block_names in encoded])
+    names = [n for _, _, block_names in encoded for n in block_names]
+    X = np.empty((len(y), len(names)), dtype=np.float64)
+    start = 0
+    for position, encoding, block_names in encoded:  # filled in place: no second copy
+        X[:, start:start + len(block_names)] = encode_column(frame.iloc[:, position], encoding)
+        start += len(block_names)
+    return Dataset(X, y, tuple(names), target, task,
                    classes, tuple(plans), groups, order, table.path, table.sha256, n_read,
                    n_dropped, tuple(notes))
 

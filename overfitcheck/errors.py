@@ -73,3 +73,7 @@ class OutputProblem(OverfitcheckError):
     """The output folder cannot be written: a bad --output-dir is a usage error (exit 2)."""
 
     exit_code = ExitCode.USAGE
+
+
+class TooLarge(OverfitcheckError):
+    """The file or its design would not fit in the memory this run has."""

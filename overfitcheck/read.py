@@ -20,6 +20,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import EmptyFile, InputNotFound, NotACsv, UsageProblem
+from .memory import check_read
 
 SAMPLE_BYTES = 256 * 1024  # enough lines to sniff a delimiter, small enough to be instant
 DELIMITERS = (",", ";", "\t", "|")
@@ -87,6 +88,8 @@ def sniff(path: str | os.PathLike[str], encoding: str | None = None) -> Format:
 def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Table:
     """Read a delimited text file whole, sniffing what a spreadsheet export would not say."""
     fmt = sniff(path, encoding)
+    if fmt.compression is None:  # a compressed file's size says little about its content
+        check_read(os.path.getsize(fmt.path), fmt.path)
     notes = list(fmt.notes)
     frame = _read(fmt, notes)
     _check_frame(frame, fmt.path)

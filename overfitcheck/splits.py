@@ -10,6 +10,7 @@ from sklearn.model_selection import GroupKFold, StratifiedKFold, TimeSeriesSplit
 
 from .config import Config
 from .dataset import Dataset
+from .draws import splitmix64
 from .errors import TooFewRows
 
 # Learning curves: 8 training-set sizes, 1/8 to 8/8 of each training fold. Eighths let every row
@@ -149,16 +150,7 @@ def level_of_rows(start: int, stop: int, seed: int) -> np.ndarray:
 def _block_ranks(start: int, stop: int, k: int, seed: int) -> np.ndarray:
     first, last = start // k, max(start // k, (stop - 1) // k + 1)
     positions = np.arange(first * k, last * k, dtype=np.uint64).reshape(-1, k)
-    key = _splitmix64(np.array([seed % 2**64], dtype=np.uint64))[0]
-    draws = _splitmix64(positions ^ key)
+    key = splitmix64(np.array([seed % 2**64], dtype=np.uint64))[0]
+    draws = splitmix64(positions ^ key)
     ranks = np.argsort(np.argsort(draws, axis=1, kind="stable"), axis=1, kind="stable")
     return ranks.reshape(-1)[start - first * k: stop - first * k].astype(np.int64)
-
-
-def _splitmix64(x: np.ndarray) -> np.ndarray:
-    """A counter-based hash (Steele et al.'s SplitMix64 finalizer): one uniform draw per row
-    index, the same however the rows are chunked."""
-    x = x + np.uint64(0x9E3779B97F4A7C15)
-    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))

@@ -1,0 +1,128 @@
+"""Memory: how much a run may still use, and whether reading a file or building a design fits.
+
+A process that runs out of memory is killed without a word; these checks fail early instead,
+with the estimate and the options that make the run fit.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+try:
+    import resource
+except ImportError:  # Windows: no ulimit
+    resource = None
+
+from .errors import TooLarge
+
+# Peak bytes of the float64 design during the fits, in copies of it: the design itself, a
+# standardized training copy in each of two fold workers, and the solvers' work arrays. Measured
+# on a binary 200,000 x 104 design (166 MB): 2.16 GB peak RSS including ~0.35 GB of imports.
+DESIGN_COPIES = 3
+# pandas' whole-file read peaks at about 1.7x the CSV's size (measured: 16.7 GB for a 9.67 GB
+# numeric CSV); 2x leaves room for text columns.
+READ_FACTOR = 2.0
+# Leave this fraction of what is available to everything else (the frame, plots, the OS).
+HEADROOM = 0.8
+
+
+def available_bytes() -> int | None:
+    """Bytes this process can still allocate: the least of the free memory the kernel reports,
+    the cgroup's limit (containers, CI runners) and `ulimit -v`; None when none is known."""
+    limits = [_meminfo_available(), _cgroup_room(), _address_space_room()]
+    known = [b for b in limits if b is not None]
+    return min(known) if known else None
+
+
+def check_read(size_bytes: int, path: str) -> None:
+    """Fail before pandas reads a `size_bytes` file whole into more memory than there is."""
+    available = available_bytes()
+    need = size_bytes * READ_FACTOR
+    if available is None or need <= available * HEADROOM:
+        return
+    raise TooLarge(
+        f"reading {path} whole needs about {_gb(need)} of memory ({_gb(size_bytes)} file) but "
+        f"about {_gb(available)} is available",
+        "--max-rows N diagnoses a seeded random sample of N rows, read in chunks; a regression "
+        "target is streamed whatever the size (do not set --chunk-rows 0)")
+
+
+def check_design(n_rows: int, widths: list[tuple[str, int]]) -> None:
+    """Fail before allocating an n_rows x sum(widths) float64 design that would not fit.
+
+    `widths` pairs each feature column with the number of design columns it expands to, so the
+    message can name the widest one-hot column and suggest a lower --max-levels.
+    """
+    available = available_bytes()
+    width = sum(w for _, w in widths)
+    need = n_rows * width * 8 * DESIGN_COPIES
+    if available is None or need <= available * HEADROOM:
+        return
+    fitting_rows = int(available * HEADROOM / max(width * 8 * DESIGN_COPIES, 1))
+    hints = []
+    if fitting_rows >= 2:
+        hints.append(f"--max-rows {_round_down(fitting_rows)} diagnoses a seeded random sample "
+                     "that fits")
+    widest, widest_width = max(widths, key=lambda item: item[1])
+    if widest_width > 1 and widest_width * 4 > width:
+        hints.append(f"a lower --max-levels groups the rarer levels of {widest!r} (now "
+                     f"{widest_width:,} columns)")
+    raise TooLarge(
+        f"the design needs about {_gb(need)} of memory ({n_rows:,} rows x {width:,} columns "
+        f"after one-hot encoding, float64, {DESIGN_COPIES} copies while fitting) but about "
+        f"{_gb(available)} is available",
+        "; or ".join(hints) or "use a machine with more memory")
+
+
+def _meminfo_available() -> int | None:
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """The cgroup's limit minus its usage (v2, else v1); None when unlimited or absent."""
+    for limit_file, usage_file in (("memory.max", "memory.current"),
+                                   ("memory/memory.limit_in_bytes",
+                                    "memory/memory.usage_in_bytes")):
+        root = Path("/sys/fs/cgroup")
+        try:
+            limit = (root / limit_file).read_text().strip()
+            usage = int((root / usage_file).read_text().strip())
+        except (OSError, ValueError):
+            continue
+        if limit == "max" or not limit.isdigit() or int(limit) >= 2**60:
+            return None
+        return max(int(limit) - usage, 0)
+    return None
+
+
+def _address_space_room() -> int | None:
+    """`ulimit -v` (RLIMIT_AS) minus the address space already mapped."""
+    if resource is None:
+        return None
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft == resource.RLIM_INFINITY:
+        return None
+    try:
+        for line in Path(f"/proc/{os.getpid()}/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(soft - int(line.split()[1]) * 1024, 0)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _gb(n_bytes: float) -> str:
+    return f"{n_bytes / 1e9:.1f} GB" if n_bytes >= 1e8 else f"{n_bytes / 1e6:.0f} MB"
+
+
+def _round_down(n: int) -> int:
+    """Two significant digits, rounded down: a sample size a user would type."""
+    digits = max(len(str(n)) - 2, 0)
+    return n // 10**digits * 10**digits

@@ -1,0 +1,72 @@
+"""Memory checks: a design or a read that would not fit fails early with the estimate and the
+options that help, instead of the process being killed."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from overfitcheck.errors import TooLarge
+from overfitcheck.memory import available_bytes, check_design, check_read
+
+CAP = 3 * 2**30  # ulimit -v of the capped subprocess
+
+
+def test_available_memory_is_known_on_linux():
+    assert available_bytes() is not None and available_bytes() > 0
+
+
+def test_a_read_larger_than_memory_names_the_options():
+    with pytest.raises(TooLarge) as caught:
+        check_read(10**15, "huge.csv")
+    line = caught.value.one_line()
+    assert line.startswith("reading huge.csv whole needs about 2000000.0 GB of memory "
+                           "(1000000.0 GB file) but about ")
+    assert line.endswith("Fix: --max-rows N diagnoses a seeded random sample of N rows, read in "
+                         "chunks; a regression target is streamed whatever the size (do not set "
+                         "--chunk-rows 0)")
+
+
+def test_a_wide_one_hot_design_names_the_column_and_a_sample_size():
+    with pytest.raises(TooLarge) as caught:
+        check_design(10**9, [("x", 1), ("city", 5000)])
+    line = caught.value.one_line()
+    assert "(1,000,000,000 rows x 5,001 columns after one-hot encoding" in line
+    assert "Fix: --max-rows " in line
+    assert line.endswith("or a lower --max-levels groups the rarer levels of 'city' (now 5,000 "
+                         "columns)")
+    check_design(1000, [("x", 1), ("city", 5000)])  # 120 MB: fits
+
+
+def _capped():
+    resource.setrlimit(resource.RLIMIT_AS, (CAP, CAP))
+
+
+def test_the_cli_fails_early_under_a_memory_cap(tmp_path):
+    """50,000 rows x a 3,000-level column: a 3.6 GB design under a 3 GB ulimit. Without the
+    check numpy's allocation would fail mid-run; with it: exit 3, one line, nothing written."""
+    rng = np.random.default_rng(0)
+    n = 50_000
+    path = tmp_path / "levels.csv"
+    pd.DataFrame({"city": [f"c{i}" for i in rng.integers(0, 3000, n)],
+                  "x": rng.normal(size=n), "y": rng.integers(0, 2, n)}).to_csv(path, index=False)
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "overfitcheck", "diagnose", str(path), "-t", "y",
+         "--max-levels", "3000", "-o", str(out), "--no-plots"],
+        capture_output=True, text=True, env=env, preexec_fn=_capped, timeout=120)
+    assert completed.returncode == 3, completed.stderr
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in completed.stderr
+    assert lines[0].startswith("overfitcheck: error: the design needs about 3.6 GB of memory "
+                               "(50,000 rows x 3,001 columns after one-hot encoding")
+    assert "Fix: --max-rows " in lines[0]
+    assert "a lower --max-levels groups the rarer levels of 'city' (now 3,000 columns)" in lines[0]
+    assert not out.exists()
