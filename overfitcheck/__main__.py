@@ -1,5 +1,5 @@
 """`python -m overfitcheck`: the same command line as the `overfitcheck` script."""
 
-from .cli import main
+from .entry import main
 
 main()
