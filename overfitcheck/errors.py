@@ -73,3 +73,7 @@ class OutputProblem(OverfitcheckError):
     """The output folder cannot be written: a bad --output-dir is a usage error (exit 2)."""
 
     exit_code = ExitCode.USAGE
+
+
+class BadReport(OverfitcheckError):
+    """A saved report that cannot be read back: missing, not JSON, not overfitcheck's."""
