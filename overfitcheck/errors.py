@@ -77,3 +77,9 @@ class OutputProblem(OverfitcheckError):
 
 class BadReport(OverfitcheckError):
     """A saved report that cannot be read back: missing, not JSON, not overfitcheck's."""
+
+
+class ReportsNotComparable(OverfitcheckError):
+    """Two reports of different targets, tasks or metrics: a usage error (exit 2)."""
+
+    exit_code = ExitCode.USAGE
