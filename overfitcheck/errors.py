@@ -83,3 +83,9 @@ class ReportsNotComparable(OverfitcheckError):
     """Two reports of different targets, tasks or metrics: a usage error (exit 2)."""
 
     exit_code = ExitCode.USAGE
+
+
+class ConfigProblem(OverfitcheckError):
+    """The config file (overfitcheck.toml or [tool.overfitcheck]) cannot be used (exit 2)."""
+
+    exit_code = ExitCode.USAGE
