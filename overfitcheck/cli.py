@@ -234,7 +234,7 @@ def diagnose_command(
             err.print(f"wrote {len([o for o in outcomes if o.report])} of {len(the_plan.runs)} "
                       f"reports under {the_plan.output_dir}"
                       + (f"; {skipped} not run after an error (--fail-fast)" if skipped else ""),
-                      markup=False)
+                      markup=False, soft_wrap=True)
     code = most_severe([o.exit_code for o in outcomes])
     if code != ExitCode.OK:
         raise typer.Exit(code)
