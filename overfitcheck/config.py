@@ -91,7 +91,9 @@ class Config:
     )
     jobs: int = _opt(
         -1, "Worker processes fitting folds in parallel (BLAS runs one thread in each); -1: one "
-        "per CPU core for classes or a design of a million cells or more, else 1.",
+        "per CPU core for classes or a design of a million cells or more, else 1. With several "
+        "datasets, they run in parallel instead, on this many processes (-1: one per core, at "
+        "most one per dataset), each fitting its folds one after another.",
     )
 
     def __post_init__(self) -> None:

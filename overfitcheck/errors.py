@@ -77,3 +77,19 @@ class OutputProblem(OverfitcheckError):
 
 class TooLarge(OverfitcheckError):
     """The file or its design would not fit in the memory this run has."""
+
+
+class BadReport(OverfitcheckError):
+    """A saved report that cannot be read back: missing, not JSON, not overfitcheck's."""
+
+
+class ReportsNotComparable(OverfitcheckError):
+    """Two reports of different targets, tasks or metrics: a usage error (exit 2)."""
+
+    exit_code = ExitCode.USAGE
+
+
+class ConfigProblem(OverfitcheckError):
+    """The config file (overfitcheck.toml or [tool.overfitcheck]) cannot be used (exit 2)."""
+
+    exit_code = ExitCode.USAGE

@@ -18,6 +18,8 @@ from rich.table import Table
 from rich.text import Text
 
 from .dataset import ColumnPlan
+from .errors import ExitCode
+from .outcome import Outcome
 from .report import Report
 from .verdict import FAMILY_NAMES, FamilyVerdict
 
@@ -28,6 +30,7 @@ SIGNIFICANT = 4
 # an 80-column terminal.
 MAX_NAME = 40
 MAX_FILE_NAME = 60
+MAX_SUMMARY_NAME = 32  # the summary table's six columns fit 100 columns with names this long
 SHOWN_COEFFICIENTS = 10
 SHOWN_L1_DROPPED = 10
 SHOWN_LEVELS = 6
@@ -54,6 +57,71 @@ def render_terminal(report: Report, *, max_rows: int = 40) -> RenderableType:
         _coefficients_section(report), Text(""),
         _verdict_panel(report),
     )
+
+
+def render_summary(outcomes: Sequence[Outcome]) -> RenderableType:
+    """One table across the datasets of a batch run, a row per dataset, then their errors.
+
+    The row gives the dataset's task and error metric, rows, verdict, recommended model and
+    alpha, and that model's validation error against the baseline's; a dataset that could not
+    be diagnosed is listed with its one-line error below the table.
+    """
+    failed_policy = sum(o.report is not None and o.failed_policy for o in outcomes)
+    failed = [o for o in outcomes if o.report is None]
+    counts = [f"{_count(len(outcomes))} dataset{'s' if len(outcomes) != 1 else ''}"]
+    if failed_policy:
+        counts.append(f"{_count(failed_policy)} failed the --fail-on policy (✗)")
+    if failed:
+        counts.append(f"{_count(len(failed))} could not be diagnosed")
+    heading = Text.assemble(("Summary", "bold"), ": " + ", ".join(counts))
+    table = _table()
+    # The name wraps in a narrow terminal, so the numbers beside it keep their width.
+    table.add_column("dataset", overflow="fold")
+    table.add_column("task\n(error)", no_wrap=True)
+    table.add_column("rows", justify="right", no_wrap=True)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("recommended", no_wrap=True)
+    table.add_column("validation\nerror ± SE", justify="right", no_wrap=True)
+    for o in outcomes:
+        table.add_row(*_summary_cells(o))
+    parts: list[RenderableType] = [heading, table]
+    if any(o.report is not None for o in outcomes):
+        parts.append(_indent(Text(
+            "validation error: the recommended model's mean over the folds ± its standard "
+            "error, vs the baseline's; lower is better.", style="dim")))
+    if failed:
+        errors = Table.grid(padding=(0, 1))
+        errors.add_column(no_wrap=True)
+        errors.add_column()
+        for o in failed:
+            errors.add_row(" •", Text.assemble((_clean(o.name), "bold"), ": ",
+                                               _clean(o.error or _exit_name(o.exit_code), None)))
+        parts += [Text("Could not be diagnosed:", style="bold"), errors]
+    return Group(*parts)
+
+
+def _summary_cells(o: Outcome) -> list[Text | str]:
+    name = Text(_clean(o.name, MAX_SUMMARY_NAME))
+    r = o.report
+    if r is None:
+        return [name, "—", "—", Text("error", style="bold red"), "—", "—"]
+    v = r.verdict
+    best = next(fv for fv in v.families if fv.penalty == v.best)
+    task = Text.assemble(r.task, "\n", (_clean(r.metric_label), "dim"))
+    verdict = Text(v.overall, style=VERDICT_STYLES.get(v.overall, ""))
+    if o.failed_policy:
+        verdict.append(" ✗", style="bold red")
+    model = FAMILY_NAMES.get(v.best, v.best)
+    if v.best != "none":
+        model += f"\nα {_num(best.alpha)}"
+    baseline = float(r.baseline.validation_mean[0])
+    error = Text.assemble(f"{_num(best.validation_error)} ± {_num(best.validation_error_se)}\n",
+                          (f"vs {_num(baseline)}", "dim"))
+    return [name, task, _count(r.n_rows), verdict, model, error]
+
+
+def _exit_name(code: ExitCode) -> str:
+    return f"exit {int(code)} ({code.name.lower().replace('_', ' ')})"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, fields
 from importlib import metadata
 from typing import Any
 
 import numpy as np
 
 from .config import Config
-from .curves import Curve, LearningCurve
+from .curves import Curve, LearningCurve, _se
 from .dataset import ColumnPlan
+from .errors import BadReport, OverfitcheckError
 from .metrics import LABELS
-from .verdict import Verdict
+from .verdict import FamilyVerdict, Verdict
 
 # Bump when a key is renamed or removed or its meaning changes; adding keys keeps the version.
 SCHEMA_VERSION = 1
@@ -52,6 +55,22 @@ class Report:
     verdict: Verdict
     notes: tuple[str, ...]
     warnings: tuple[str, ...]
+    # The versions the report was written with. None (a fresh diagnosis): the running
+    # environment's, read when the JSON is made. A loaded report keeps its file's, so writing it
+    # again reproduces the file byte for byte.
+    versions: dict[str, str] | None = None
+    tool_version: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Report:
+        """The Report that `to_dict` made `data` from: renderers work on it without refitting.
+
+        Reads reports of this schema_version written before the keys it needs for an exact
+        rebuild existed (`coef`, `feature_names`, ...): those come back as the renderers'
+        "not recorded" or are recomputed from the per-fold errors. Raises BadReport when
+        `data` is not an overfitcheck report this version can read.
+        """
+        return _from_dict(data, "the report")
 
     @property
     def metric_label(self) -> str:
@@ -109,7 +128,8 @@ class Report:
             })
         out = {
             "schema_version": SCHEMA_VERSION,
-            "tool": {"name": "overfitcheck", "version": _version("overfitcheck")},
+            "tool": {"name": "overfitcheck",
+                     "version": self.tool_version or _version("overfitcheck")},
             "task": self.task,
             "target": self.target,
             "classes": list(self.classes),
@@ -128,6 +148,7 @@ class Report:
             "columns": [{"name": c.name, "role": c.role, "detail": c.detail,
                          "n_missing": c.n_missing, "features": list(c.features)}
                         for c in self.columns],
+            "feature_names": list(self.feature_names),
             "verdict": v.overall,
             "verdict_reasons": list(v.reasons),
             "recommendation": {"penalty": v.best, "alpha": best_curve.alpha_min,
@@ -141,18 +162,39 @@ class Report:
                 "validation_error": float(self.baseline.validation_mean[0]),
                 "validation_error_se": float(self.baseline.validation_se[0]),
                 "validation_error_per_fold": self.baseline.validation_folds[0].tolist(),
+                "path": _path_dict(self.baseline),
             },
             "models": models,
             "paths": {p: _path_dict(c) for p, c in self.curves.items()},
             "learning_curves": {p: _learning_dict(lc) for p, lc in self.learning.items()},
             "notes": list(self.notes),
             "warnings": list(self.warnings),
-            "versions": versions(),
+            "versions": dict(self.versions) if self.versions is not None else versions(),
         }
         return _clean(out)
 
     def to_json(self) -> str:
-        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        """report.json's text: the dict indented by 2, each coefficient row on one line.
+
+        One line per alpha keeps a wide file's coefficient paths readable and about half the
+        size of one number per line (10,000 features x 30 alphas x 2 families: ~12 MB).
+        """
+        data = self.to_dict()
+        rows = {}
+        # "paths" -> penalty -> "coef" and "baseline" -> "path" -> "coef" sit equally deep.
+        for path in [*data["paths"].values(), data["baseline"]["path"]]:
+            if path.get("coef") is not None:
+                # A placeholder no user text can equal, swapped for the compact rows below.
+                marker = f"\0coef {uuid.uuid4().hex}"
+                rows[json.dumps(marker)] = path["coef"]
+                path["coef"] = marker
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        for marker, coef in rows.items():
+            # Those coefficient lists' rows sit 8 spaces deep, their closing bracket 6.
+            lines = ",\n".join(" " * 8 + json.dumps(row, ensure_ascii=False, allow_nan=False)
+                               for row in coef)
+            text = text.replace(marker, f"[\n{lines}\n{' ' * 6}]" if coef else "[]", 1)
+        return text
 
 
 def _sklearn_equivalent(penalty: str, alpha: float, task: str) -> str:
@@ -180,6 +222,13 @@ def _path_dict(c: Curve) -> dict[str, Any]:
         "other_metrics": {m: {"train_mean": c.all_train[m].tolist(),
                               "validation_mean": c.all_validation[m].tolist()}
                           for m in c.all_train},
+        "train_error_se": c.train_se.tolist(),
+        "gap_se": c.gap_se.tolist(),
+        "index_min": c.index_min,
+        "index_1se": c.index_1se,
+        # Standardized coefficients fitted on all rows: one row per alpha, one list per output
+        # (one for regression and binary, one per class), one number per feature.
+        "coef": None if c.coef is None else c.coef.tolist(),
     }
 
 
@@ -215,3 +264,159 @@ def _clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def load_report(path: str | os.PathLike[str]) -> Report:
+    """Read a report.json back into the Report it was written from, without refitting.
+
+    Raises BadReport (exit 3) naming the file when it is missing, not JSON, not an
+    overfitcheck report or of a schema_version this version cannot read.
+    """
+    name = os.fspath(path)
+    hint = "give the report.json that overfitcheck diagnose wrote"
+    if os.path.isdir(name):
+        inside = os.path.join(name, "report.json")
+        raise BadReport(f"{name} is a folder, not a report file",
+                        f"give {inside}" if os.path.isfile(inside) else hint)
+    try:
+        with open(name, encoding="utf-8") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise BadReport(f"report {name} does not exist", hint) from None
+    except UnicodeDecodeError:
+        raise BadReport(f"{name} is not a report: it is not UTF-8 text", hint) from None
+    except OSError as err:
+        raise BadReport(f"cannot read report {name} ({err.strerror or err})",
+                        "check the path and its permissions") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise BadReport(f"{name} is not a report: it is not JSON ({err.msg} at line "
+                        f"{err.lineno}, column {err.colno})", hint) from None
+    return _from_dict(data, name)
+
+
+def _from_dict(data: Any, name: str) -> Report:
+    if not isinstance(data, dict) or not isinstance(data.get("tool"), dict) \
+            or data["tool"].get("name") != "overfitcheck":
+        raise BadReport(f"{name} is not an overfitcheck report (it lacks "
+                        '"tool": {"name": "overfitcheck"})',
+                        "give the report.json that overfitcheck diagnose wrote")
+    version = data.get("schema_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise BadReport(f"{name} has an unsupported schema_version {version!r}",
+                        f"give a report of schema_version 1 to {SCHEMA_VERSION}")
+    if version > SCHEMA_VERSION:
+        raise BadReport(f"{name} has schema_version {version}, newer than the "
+                        f"{SCHEMA_VERSION} this overfitcheck reads",
+                        "upgrade overfitcheck (pip install -U overfitcheck) to read it")
+    try:
+        return _rebuild(data)
+    except OverfitcheckError as err:  # e.g. a config this version rejects
+        raise BadReport(f"{name} holds a report this version cannot rebuild ({err.message})",
+                        "rerun overfitcheck diagnose to write it again") from None
+    except KeyError as err:
+        raise BadReport(f"{name} is an incomplete overfitcheck report (no key {err})",
+                        "rerun overfitcheck diagnose to write it again") from None
+    except (TypeError, ValueError, IndexError, AttributeError) as err:
+        raise BadReport(f"{name} is a malformed overfitcheck report ({err})",
+                        "rerun overfitcheck diagnose to write it again") from None
+
+
+def _rebuild(d: dict[str, Any]) -> Report:
+    columns = tuple(ColumnPlan(c["name"], c["role"], c["detail"], c["n_missing"],
+                               tuple(c["features"])) for c in d["columns"])
+    # Reports written before "feature_names": the columns' features, in the columns' order.
+    feature_names = d.get("feature_names")
+    if feature_names is None:
+        feature_names = [f for c in columns for f in c.features]
+    known = {f.name for f in fields(Config)}
+    config = Config(**{k: tuple(v) if isinstance(v, list) else v
+                       for k, v in d["config"].items() if k in known})
+    baseline_dict = d["baseline"]
+    if baseline_dict.get("path") is not None:
+        baseline = _curve("baseline", baseline_dict["path"])
+    else:  # written before "path": only the means, the SE and the validation folds are known
+        folds = _array([baseline_dict["validation_error_per_fold"]])
+        nan = np.full(1, np.nan)
+        baseline = Curve("baseline", np.zeros(1), np.full(folds.shape, np.nan), folds,
+                         _array([baseline_dict["train_error"]]),
+                         _array([baseline_dict["validation_error"]]),
+                         _array([baseline_dict["validation_error_se"]]), nan, nan, 0, 0, None,
+                         np.zeros(1, dtype=int), np.zeros(1, dtype=int), {}, {})
+    curves = {p: _curve(p, c) for p, c in d["paths"].items()}
+    learning = {p: LearningCurve(p, _number(lc["alpha"]), tuple(lc["fractions"]),
+                                 _array(lc["n_train"]), _array(lc["train_error"]),
+                                 _array(lc["validation_error"]))
+                for p, lc in d["learning_curves"].items()}
+    B = _number(baseline_dict["validation_error"])
+    families = tuple(_family(m, B) for m in d["models"])
+    recommendation = d["recommendation"]
+    verdict = Verdict(d["verdict"], tuple(d["verdict_reasons"]), families,
+                      recommendation["penalty"], recommendation["text"],
+                      d["more_data_would_help"], _number(d["thresholds"]["overfit_margin"]),
+                      _number(d["thresholds"]["underfit_margin"]))
+    inputs = d["input"]
+    return Report(
+        task=d["task"], target=d["target"], metric=d["metric"], classes=tuple(d["classes"]),
+        n_rows=d["n_rows"], n_features=d["n_features"], n_rows_read=d["n_rows_read"],
+        n_rows_dropped=d["n_rows_dropped_missing_target"], input_path=inputs["path"],
+        input_sha256=inputs["sha256"], columns=columns, feature_names=tuple(feature_names),
+        folds=dict(d["folds"]), config=config, baseline=baseline, curves=curves,
+        learning=learning, verdict=verdict, notes=tuple(d["notes"]),
+        warnings=tuple(d["warnings"]), versions=dict(d["versions"]),
+        tool_version=d["tool"]["version"])
+
+
+def _curve(penalty: str, c: dict[str, Any]) -> Curve:
+    alphas = _array(c["alphas"])
+    train, validation = _array(c["train_error"]), _array(c["validation_error"])
+    # Reports written before these keys: the same computation curves.summarize made.
+    train_se = _array(c["train_error_se"]) if "train_error_se" in c else _se(train)
+    gap_se = _array(c["gap_se"]) if "gap_se" in c else _se(validation - train)
+    index_min = c["index_min"] if "index_min" in c else _index(alphas, c["alpha_min"])
+    index_1se = c["index_1se"] if "index_1se" in c else _index(alphas, c["alpha_1se"])
+    coef = c.get("coef")
+    other = c.get("other_metrics", {})
+    return Curve(penalty, alphas, train, validation, _array(c["train_error_mean"]),
+                 _array(c["validation_error_mean"]), _array(c["validation_error_se"]),
+                 train_se, gap_se, int(index_min), int(index_1se),
+                 None if coef is None else _array(coef), _array(c["n_nonzero"]),
+                 _array(c["not_converged"]),
+                 {m: _array(v["train_mean"]) for m, v in other.items()},
+                 {m: _array(v["validation_mean"]) for m, v in other.items()})
+
+
+def _family(m: dict[str, Any], baseline_error: float) -> FamilyVerdict:
+    gap = _number(m["gap"])
+    relative = _number(m["gap_relative"])
+    if m["gap_relative"] is None and baseline_error == 0:
+        relative = math.inf  # verdict.judge's gap / baseline when the baseline error is 0
+    return FamilyVerdict(m["penalty"], _number(m["alpha"]), _number(m["alpha_1se"]),
+                         _number(m["train_error"]), _number(m["validation_error"]),
+                         _number(m["validation_error_se"]), gap, _number(m["gap_se"]),
+                         relative, m["n_nonzero"], m["verdict"], tuple(m["reasons"]),
+                         m["more_data_would_help"])
+
+
+def _array(values: Any) -> np.ndarray:
+    """A JSON list back to the array it was: ints stay ints, null (NaN or inf) becomes NaN."""
+    out = np.array(values)
+    if out.dtype == object:  # a null among the numbers
+        out = np.array(values, dtype=float)
+    if out.dtype.kind not in "iuf":
+        raise ValueError(f"expected numbers, found {out.dtype} values")
+    return out
+
+
+def _number(value: Any) -> float:
+    """A JSON number or null (what _clean made of NaN and inf) as a float."""
+    if value is None:
+        return math.nan
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"expected a number, found {value!r}")
+    return value
+
+
+def _index(alphas: np.ndarray, alpha: float) -> int:
+    return int(np.flatnonzero(alphas == alpha)[0])

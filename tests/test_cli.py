@@ -154,3 +154,81 @@ def test_python_dash_m_runs_the_same_cli(tmp_path):
         capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["verdict"] == "good_fit"
+
+
+def _cli(*args):
+    return CliRunner().invoke(app, [*map(str, args)])
+
+
+def test_compare_flags_a_planted_regression_and_passes_an_unchanged_one(tmp_path):
+    """new: the same diabetes data made to overfit (60 rows and 40 pure-noise columns);
+    unchanged: the same file diagnosed twice."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(DATA / "diabetes.csv").head(60)
+    noise = np.random.default_rng(0).normal(size=(60, 40))
+    for j in range(40):
+        frame[f"noise_{j}"] = noise[:, j]
+    frame.to_csv(tmp_path / "diabetes.csv", index=False)
+    common = ("--target", "target", "--no-plots", "-q", "--n-alphas", "8")
+    for folder, source in (("base", DATA), ("again", DATA), ("new", tmp_path)):
+        assert run(source / "diabetes.csv", *common, "-o", tmp_path / folder).exit_code == 0
+    same = _cli("compare", tmp_path / "base" / "report.json", tmp_path / "again" / "report.json")
+    assert same.exit_code == 0, same.output
+    assert "OK: no change beyond fold noise." in same.stdout
+    worse = _cli("compare", tmp_path / "base" / "report.json", tmp_path / "new" / "report.json",
+                 "--format", "json")
+    assert worse.exit_code == 1, worse.output
+    data = json.loads(worse.stdout)
+    assert data["worse"] is True
+    verdicts = [f for f in data["findings"] if f["check"] == "verdict"]
+    assert (verdicts[0]["base"], verdicts[0]["new"], verdicts[0]["change"]) == (
+        "good_fit", "overfitting", "worse")
+
+
+def test_report_rerenders_a_saved_report_without_refitting(tmp_path):
+    out = tmp_path / "out"
+    assert run(DATA / "diabetes.csv", "--target", "target", "--no-plots", "-q", "--n-alphas",
+               "6", "-o", out).exit_code == 0
+    saved = (out / "report.json").read_bytes()
+    table = _cli("report", out / "report.json", "-q")
+    assert table.exit_code == 0, table.output
+    assert "GOOD FIT" in table.stdout and "L1 (lasso)" in table.stdout
+    assert (out / "report.json").read_bytes() == saved
+    assert (out / "summary.png").is_file()  # the PNGs the run skipped, drawn from the report
+    as_json = _cli("report", out, "--no-plots", "--format", "json")
+    assert as_json.stdout.encode() == saved
+    junit = _cli("report", out, "--no-plots", "--format", "junit", "--fail-on", "any",
+                 "--summary", tmp_path / "s.md")
+    assert junit.exit_code == 0 and "<testcase" in junit.stdout
+    assert (tmp_path / "s.md").read_text().startswith("# overfitcheck summary")
+    broken = tmp_path / "broken.json"
+    broken.write_text("{}")
+    failed = _cli("report", broken)
+    assert failed.exit_code == 3 and failed.stderr.startswith("overfitcheck: error: ")
+
+
+def test_summary_needs_a_known_extension(tmp_path):
+    result = run(DATA / "diabetes.csv", "--target", "target", "--summary", tmp_path / "s.txt",
+                 "-o", tmp_path / "out")
+    assert result.exit_code == 2
+    assert result.stderr == (f"overfitcheck: error: --summary {tmp_path / 's.txt'}: cannot tell "
+                             "the format from the extension '.txt'. Fix: end the name in .md "
+                             "(Markdown), .xml (JUnit) or .json\n")
+    assert not (tmp_path / "out").exists()
+
+
+def test_every_command_has_help_with_an_example():
+    for command in ("diagnose", "config", "report", "compare"):
+        result = CliRunner().invoke(app, [command, "--help"])
+        assert result.exit_code == 0
+        assert f"overfitcheck {command} " in result.stdout.split("Examples:")[1]
+
+
+def test_missing_target_is_a_usage_error(tmp_path):
+    result = run(DATA / "diabetes.csv", "-o", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.endswith("no target column for "
+                                  f"{DATA / 'diabetes.csv'}. Fix: pass --target COLUMN, or set "
+                                  "target in the config file\n")
