@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -39,6 +40,14 @@ MAX_TRACKED_LEVELS = 100_000
 MAX_TRACKED_DISTINCT = 1_000_000
 # The date check looks at this many values of a text column.
 DATE_SAMPLE = 1000
+# Numeric features whose largest magnitude lies outside [1e-100, 1e100] are rescaled by a power
+# of two (exact, and the standardized fit does not depend on it): beyond these, sums of squares
+# over many rows overflow or underflow (1e154 squared is past the largest double).
+HUGE = 1e100
+TINY = 1e-100
+# A regression target's squared errors are summed over its rows: n * largest^2 must stay well
+# below the largest double (1.8e308), with room for the fits' intermediate sums.
+TARGET_SUM_OF_SQUARES = 1e304
 MISSING_LEVEL = "(missing)"
 OTHER_LEVEL = "(other)"
 _DATE = re.compile(r"^\s*(\d{4}-\d{1,2}-\d{1,2}([ T]\d{1,2}:\d{2}(:\d{2}(\.\d+)?)?)?"
@@ -115,7 +124,7 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
         table = read_table(source, encoding=config.encoding)
     frame = table.frame
     notes = list(table.notes)
-    target = _resolve_column(frame, config.target, "target")
+    target = _resolve_column(frame, config.target, "target", table.header)
     n_read = len(frame) if sampled is None else sampled[0]
     y_raw = frame[target]
     keep = y_raw.notna().to_numpy()
@@ -135,22 +144,25 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
         notes.append(f"diagnosing a random sample of {config.max_rows} of {len(frame)} rows "
                      f"(--max-rows, seed {config.seed})")
         frame = frame.iloc[rows]
+    if len(frame) < 4:
+        raise TooFewRows(f"only {len(frame)} row{' has' if len(frame) == 1 else 's have'} a "
+                         "target", "give at least 4 rows")
     y_raw = frame[target]
     task, reason = _infer_task(y_raw, config.task)
     y, classes = _encode_target(y_raw, task, target)
     plans = [ColumnPlan(target, "target", f"{task} ({reason})", int(n_dropped))]
     groups = order = None
     for option, name in (("--group-col", config.group_col), ("--time-col", config.time_col)):
-        if name and _resolve_column(frame, name, option) == target:
+        if name and _resolve_column(frame, name, option, table.header) == target:
             raise UsageProblem(f"{option} {name!r} is the target column",
                                f"give {option} a column other than the target")
     if config.group_col:
-        col = _resolve_column(frame, config.group_col, "--group-col")
+        col = _resolve_column(frame, config.group_col, "--group-col", table.header)
         groups = frame[col].astype(str).to_numpy()
         plans.append(ColumnPlan(col, "group", "defines the folds (GroupKFold)",
                                 int(frame[col].isna().sum())))
     if config.time_col:
-        col = _resolve_column(frame, config.time_col, "--time-col")
+        col = _resolve_column(frame, config.time_col, "--time-col", table.header)
         order = _time_order(frame[col], col)
         plans.append(ColumnPlan(col, "time", "orders the folds (TimeSeriesSplit)",
                                 int(frame[col].isna().sum())))
@@ -167,8 +179,6 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
     if not encoded:
         raise NoFeatures("no usable feature columns: every column other than the target was "
                          "dropped (see the data table)", "add numeric or categorical columns")
-    if len(y) < 4:
-        raise TooFewRows(f"only {len(y)} rows have a target", "give at least 4 rows")
     check_design(len(y), [(str(frame.columns[position]), len(block_names))
                           for position, _, block_names in encoded])
     names = [n for _, _, block_names in encoded for n in block_names]
@@ -182,8 +192,21 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
                    n_dropped, tuple(notes))
 
 
-def _resolve_column(frame: pd.DataFrame, name: str, what: str) -> str:
+def _resolve_column(frame: pd.DataFrame, name: str, what: str,
+                    header: tuple[str, ...] | None = None) -> str:
+    """The frame's column that `name` means. `header` holds the names as written in the file
+    (pandas renames repeated names 'a.1' and empty ones 'Unnamed: i'): a name written twice is
+    ambiguous, and an empty name means the one unnamed column."""
     columns = [str(c) for c in frame.columns]
+    if header is not None and len(header) == len(columns):
+        where = [i for i, written in enumerate(header) if written == name]
+        if len(where) > 1:
+            error = BadTarget if what == "target" else UsageProblem
+            raise error(f"{what} {name!r} names {len(where)} columns (columns "
+                        f"{', '.join(str(i + 1) for i in where[:-1])} and {where[-1] + 1})",
+                        "rename the duplicate columns in the file")
+        if where:
+            return columns[where[0]]
     if name in columns:
         if columns.count(name) > 1:
             raise UsageProblem(f"{what} {name!r} names {columns.count(name)} columns",
@@ -205,6 +228,7 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
     distinct = y.nunique(dropna=True)
     if distinct < 2:
         value = y.iloc[0]
+        value = value.item() if isinstance(value, np.generic) else value
         raise BadTarget(f"target column {y.name!r} is constant (every value is {value!r})",
                         "choose a target that varies")
     if forced:
@@ -253,6 +277,10 @@ def _encode_target(y: pd.Series, task: str, name: str) -> tuple[np.ndarray, tupl
         if not np.all(np.isfinite(values)):
             raise BadTarget(f"target column {name!r} holds infinite values",
                             "remove or fix the rows with inf in the target")
+        largest = float(np.abs(values).max()) if values.size else 0.0
+        if largest > math.sqrt(TARGET_SUM_OF_SQUARES / max(values.size, 1)):
+            raise BadTarget(f"target column {name!r} has values as large as {largest:.3g}: their "
+                            "squares overflow", "divide the target by a power of ten")
         return values, ()
     codes, uniques = pd.factorize(y, sort=True)
     return codes.astype(np.int64), tuple(_label(u) for u in uniques)
@@ -386,6 +414,7 @@ class Encoding:
     indicator: bool = False
     levels: tuple[str, ...] = ()
     mapping: dict[str, str] | None = None  # categorical: label -> level (None: label itself)
+    exponent: int = 0  # numeric: values are multiplied by 2**exponent (see HUGE and TINY)
 
 
 def plan_column(summary: ColumnSummary, name: str, config: Config
@@ -404,13 +433,14 @@ def plan_column(summary: ColumnSummary, name: str, config: Config
             numeric = True
             coerced = present - s.n_number_like
             n_missing += coerced
-            note = f"; {coerced} non-numeric values read as missing" if coerced else ""
+            note = f"; {_values(coerced, 'non-numeric value')} read as missing" \
+                f"{_example(s.levels)}" if coerced else ""
         elif s.text_sample and _is_datetime(pd.Series(s.text_sample, dtype=object)):
             return ColumnPlan(name, "dropped", "datetime (not used as a feature)", n_missing), \
                 None, []
     if numeric:
         if s.n_infinite:
-            note += f"; {s.n_infinite} infinite values read as missing"
+            note += f"; {_values(s.n_infinite, 'infinite value')} read as missing"
             n_missing += s.n_infinite
         if s.low >= s.high:
             return ColumnPlan(name, "dropped", "constant", n_missing), None, []
@@ -419,14 +449,33 @@ def plan_column(summary: ColumnSummary, name: str, config: Config
                 and (s.high - s.low + 1 == n or _ID_NAME.search(name)):
             return ColumnPlan(name, "dropped", "ID-like (a distinct integer per row)",
                               n_missing), None, []
+        largest = max(abs(s.low), abs(s.high))
+        exponent = 0
+        if largest > HUGE or largest < TINY:
+            exponent = -math.frexp(largest)[1]
+            note += f"; rescaled by 2^{exponent} (values as large as {largest:.3g})"
         if n_missing:
             indicator = f"{name} (missing)"
             return (ColumnPlan(name, "numeric", f"{n_missing} missing: imputed with the training "
                                f"fold's mean, plus an indicator{note}", n_missing,
-                               (name, indicator)), Encoding("numeric", True), [name, indicator])
+                               (name, indicator)), Encoding("numeric", True, exponent=exponent),
+                    [name, indicator])
         return ColumnPlan(name, "numeric", "standardized" + note, 0, (name,)), \
-            Encoding("numeric"), [name]
+            Encoding("numeric", exponent=exponent), [name]
     return _plan_categorical(s, name, config)
+
+
+def _values(count: int, what: str) -> str:
+    return f"{count} {what}" + ("" if count == 1 else "s")
+
+
+def _example(levels: dict[str, int] | None) -> str:
+    """ (e.g. 'abc'): a label of a mostly numeric column that is neither a number nor a
+    spelling of missing."""
+    for label in levels or ():
+        if not _NUMBER.match(label) and label.strip() not in NA_VALUES:
+            return f" (e.g. {label!r})"
+    return ""
 
 
 def _plan_categorical(s: ColumnSummary, name: str, config: Config
@@ -474,6 +523,8 @@ def encode_column(column: pd.Series, encoding: Encoding) -> np.ndarray:
         else:
             values = _parse_numbers(column.astype(object).where(column.notna(), "").astype(str))
         values = np.where(np.isfinite(values), values, np.nan)
+        if encoding.exponent:
+            values = np.ldexp(values, encoding.exponent)  # exact: no rounding, no overflow
         if encoding.indicator:
             return np.column_stack([values, np.isnan(values).astype(np.float64)])
         return values[:, None]

@@ -43,6 +43,7 @@ class Table:
     encoding: str
     compression: str | None
     notes: tuple[str, ...] = ()
+    header: tuple[str, ...] | None = None  # the names as written, before pandas renames any
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class Format:
     compression: str | None
     notes: tuple[str, ...] = ()
     rows_estimate: float | None = None  # from the file size and the sample's line lengths
+    header: tuple[str, ...] | None = None  # the first record as written (None: not sampled)
 
 
 def sniff(path: str | os.PathLike[str], encoding: str | None = None) -> Format:
@@ -82,7 +84,8 @@ def sniff(path: str | os.PathLike[str], encoding: str | None = None) -> Format:
     estimate = None
     if compression is None and lines > 1:
         estimate = path.stat().st_size / (len(sample) / lines)
-    return Format(str(path), delimiter, decimal, encoding, compression, tuple(notes), estimate)
+    return Format(str(path), delimiter, decimal, encoding, compression, tuple(notes), estimate,
+                  _header(text, delimiter, complete=len(sample) < SAMPLE_BYTES))
 
 
 def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Table:
@@ -93,8 +96,62 @@ def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Tab
     notes = list(fmt.notes)
     frame = _read(fmt, notes)
     _check_frame(frame, fmt.path)
+    if _row_names(frame, notes):
+        frame = frame.reset_index(drop=True)
+    header = header_of(fmt, frame)
+    notes += header_notes(header, frame)
     return Table(frame, fmt.path, sha256(fmt.path), fmt.delimiter, fmt.decimal, fmt.encoding,
-                 fmt.compression, tuple(notes))
+                 fmt.compression, tuple(notes), header)
+
+
+def header_of(fmt: Format, frame: pd.DataFrame) -> tuple[str, ...] | None:
+    """The names as written in the file, one per column of `frame` (None if they do not line
+    up, e.g. a header longer than the sniffed sample)."""
+    if fmt.header is None or len(fmt.header) != frame.shape[1]:
+        return None
+    return fmt.header
+
+
+def header_notes(header: tuple[str, ...] | None, frame: pd.DataFrame) -> list[str]:
+    """What pandas did to names that cannot be column names as written: empty names become
+    'Unnamed: i', repeated ones get '.1', '.2' (a table cannot hold two columns of one name)."""
+    if header is None:
+        return []
+    read = [str(c) for c in frame.columns]
+    notes = []
+    unnamed = [i for i, name in enumerate(header) if name == ""]
+    if unnamed:
+        notes.append(f"{_plural(unnamed, 'column', 'columns')} {_and([i + 1 for i in unnamed])} "
+                     f"{'has' if len(unnamed) == 1 else 'have'} no name: read as "
+                     f"{_and([repr(read[i]) for i in unnamed])}")
+    for name, count in Counter(header).items():
+        if count > 1 and name != "":
+            where = [i for i, h in enumerate(header) if h == name]
+            notes.append(f"columns {_and([i + 1 for i in where])} are "
+                         f"{'both' if count == 2 else 'all'} named {name!r}: read as "
+                         f"{_and([repr(read[i]) for i in where])}")
+    return notes
+
+
+def _plural(items: list, one: str, many: str) -> str:
+    return one if len(items) == 1 else many
+
+
+def _and(items: list) -> str:
+    words = [str(i) for i in items]
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def _header(text: str, delimiter: str, complete: bool) -> tuple[str, ...] | None:
+    """The sample's first record, as the C parser splits it, with no name turned into NaN."""
+    if not complete and "\n" not in text:
+        return None  # the sample ends inside the header
+    try:
+        first = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, nrows=1, dtype=str,
+                            keep_default_na=False, na_filter=False, engine="c")
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, ValueError):
+        return None
+    return tuple(str(v) for v in first.iloc[0]) if len(first) else None
 
 
 def read_chunks(fmt: Format, rows: int, notes: list[str], text: tuple[str, ...] = ()
@@ -106,6 +163,7 @@ def read_chunks(fmt: Format, rows: int, notes: list[str], text: tuple[str, ...] 
     for frame in _read(fmt, notes, chunksize=rows, dtype={c: str for c in text} or None):
         if first:
             _check_frame(frame, fmt.path)
+            _row_names(frame, notes)
             first = False
         yield frame
     if first:
@@ -118,6 +176,22 @@ def _check_frame(frame: pd.DataFrame, path: str) -> None:
         raise EmptyFile(f"{path} has no columns", "give a CSV file with a header row")
     if len(frame) == 0:
         raise EmptyFile(f"{path} has a header but no data rows", "give a CSV file with data rows")
+
+
+def _row_names(frame: pd.DataFrame, notes: list[str]) -> bool:
+    """Rows with one more field than the header (R's write.csv) start with row names: pandas
+    reads those first fields as the index, so the names line up with the fields after them.
+    Say so: the row names are not used, and a header that only lacks its last name would
+    be misread this way."""
+    index = frame.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1:
+        return False
+    extra = index.nlevels
+    notes.append(f"the header has {frame.shape[1]} names but the rows have "
+                 f"{frame.shape[1] + extra} fields: the first "
+                 f"{'field' if extra == 1 else f'{extra} fields'} of each row read as row names "
+                 "(as R's write.csv writes them), not as a column")
+    return True
 
 
 def _check_path(path: Path) -> None:

@@ -30,7 +30,9 @@ import pandas as pd
 from .cells import CellStats, FeatureMap, observed_means
 from .config import Config
 from .dataset import (
+    HUGE,
     OTHER_LEVEL,
+    TINY,
     ColumnPlan,
     ColumnSummary,
     Encoding,
@@ -45,7 +47,7 @@ from .dataset import (
 from .errors import NoFeatures, NotACsv, TooFewRows
 from .paths import gram_suits
 from .paths_gram import RegressionData
-from .read import EncodingChanged, Format, read_chunks, sha256, sniff
+from .read import EncodingChanged, Format, header_notes, header_of, read_chunks, sha256, sniff
 from .splits import BLOCK_RULE, LEARNING_LEVELS, fold_of_rows, level_of_rows
 
 # Rows turned into accumulated columns at a time (the dense block stays a few tens of MB).
@@ -109,7 +111,9 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         return None
     if second is None:  # one chunk holds the file: read it whole
         return None
-    target = _resolve_column(first, config.target, "target")
+    header = header_of(fmt, first)
+    notes += header_notes(header, first)
+    target = _resolve_column(first, config.target, "target", header)
     y_first = first[target].dropna()
     if y_first.nunique() < 2 or config.task not in (None, "regression") or \
             (config.task is None and _infer_task(y_first, None)[0] != "regression"):
@@ -132,9 +136,10 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)), fixed)
         try:
             state.run(progress, stage, source)
-        except EncodingChanged:
+        except (EncodingChanged, ReadWhole):
             # Not UTF-8 deep in the file: the whole-file reader handles it (cp1252, with a
-            # note); column names read as UTF-8 might not even match.
+            # note); column names read as UTF-8 might not even match. Or numbers whose squares
+            # would overflow the sums: the whole-file rules rescale them first.
             return None
         finally:
             source = None
@@ -156,9 +161,14 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         raise NotACsv(f"{fmt.path}: column types did not settle in {MAX_PASSES} passes",
                       "diagnose a sample with --max-rows")
     if state.n_rows < 4:
-        raise TooFewRows(f"only {state.n_rows} rows have a target", "give at least 4 rows")
+        raise TooFewRows(f"only {state.n_rows} row{' has' if state.n_rows == 1 else 's have'} "
+                         "a target", "give at least 4 rows")
     hasher.join()
     return state.result(plans, notes, digest["sha"])
+
+
+class ReadWhole(Exception):
+    """A column needs what only the whole-file rules do (rescaling huge or tiny numbers)."""
 
 
 def _guess_kind(column: pd.Series) -> str:
@@ -241,6 +251,11 @@ class _Pass:
                 values[:, j] = frame[c].to_numpy(dtype=np.float64) if j in plain else \
                     encode_column(frame[c], Encoding("numeric"))[:, 0]
         np.copyto(values, np.nan, where=np.isinf(values))  # infinities read as missing
+        largest = np.max(np.abs(np.where(np.isnan(values), 0.0, values)), axis=0,
+                         initial=0.0)
+        if np.any((largest > HUGE) | ((largest > 0) & (largest < TINY))) \
+                or np.abs(y).max() > HUGE:
+            raise ReadWhole
         codes = np.empty((len(frame), len(self.categorical)), dtype=np.int32)
         for j, c in enumerate(self.categorical):
             codes[:, j] = self._codes(c, frame[c])

@@ -78,7 +78,7 @@ def test_streamed_report_equals_the_whole_file_report(tmp_path, metric):
     assert unknown > 30
     assert roles["amount"] == ("numeric", f"{unknown} missing: imputed with the training fold's "
                                f"mean, plus an indicator; {unknown} non-numeric values read as "
-                               "missing")
+                               "missing (e.g. 'unknown')")
     assert roles["mixed"][0] == "categorical"  # a second pass re-read it as text
     assert roles["city"][1] == "one-hot, 20 most frequent of 24 levels, rest (other)"
     assert "dropped 40 rows with a missing target" in streamed.notes
