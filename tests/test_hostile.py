@@ -21,6 +21,8 @@ import pytest
 from typer.testing import CliRunner
 
 from overfitcheck.cli import app
+from overfitcheck.config import Config
+from overfitcheck.dataset import load_dataset
 
 RNG = np.random.default_rng(20240611)
 FAST = ("--no-plots", "--n-alphas", "5", "--jobs", "1")
@@ -385,11 +387,13 @@ def test_hostile_names_and_target(tmp_path, names, target):
 
 def test_an_unnamed_column_can_be_the_target(tmp_path):
     path = classes_csv(tmp_path / "unnamed.csv", names=("x", "z"), target="")
-    result, report = diagnose(tmp_path, path, "--target", "")
+    result, report = diagnose(tmp_path, path, "--target", "Unnamed: 2")
     assert result.exit_code == 0
     assert report["target"] == "Unnamed: 2"
     note = "column 3 has no name: read as 'Unnamed: 2'"
-    assert note in report["notes"]
+    assert note in report["notes"] and f"note: {note}" in stderr_text(result)
+    # The library takes the name as written: empty means the one unnamed column.
+    assert load_dataset(path, Config(target="")).target == "Unnamed: 2"
 
 
 @pytest.mark.parametrize("task", ["binary", "regression"])
