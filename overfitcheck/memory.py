@@ -43,7 +43,7 @@ def check_read(size_bytes: int, path: str) -> None:
         return
     raise TooLarge(
         f"reading {path} whole needs about {_gb(need)} of memory ({_gb(size_bytes)} file) but "
-        f"about {_gb(available)} is available",
+        f"{_usable(available)}",
         "--max-rows N diagnoses a seeded random sample of N rows, read in chunks; a regression "
         "target is streamed whatever the size (do not set --chunk-rows 0)")
 
@@ -70,8 +70,8 @@ def check_design(n_rows: int, widths: list[tuple[str, int]]) -> None:
                      f"{widest_width:,} columns)")
     raise TooLarge(
         f"the design needs about {_gb(need)} of memory ({n_rows:,} rows x {width:,} columns "
-        f"after one-hot encoding, float64, {DESIGN_COPIES} copies while fitting) but about "
-        f"{_gb(available)} is available",
+        f"after one-hot encoding, float64, {DESIGN_COPIES} copies while fitting) but "
+        f"{_usable(available)}",
         "; or ".join(hints) or "use a machine with more memory")
 
 
@@ -116,6 +116,11 @@ def _address_space_room() -> int | None:
     except (OSError, ValueError, IndexError):
         return None
     return None
+
+
+def _usable(available: int) -> str:
+    return (f"this run can use about {_gb(available * HEADROOM)} ({HEADROOM:.0%} of the "
+            f"{_gb(available)} available)")
 
 
 def _gb(n_bytes: float) -> str:

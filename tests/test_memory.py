@@ -27,7 +27,8 @@ def test_a_read_larger_than_memory_names_the_options():
         check_read(10**15, "huge.csv")
     line = caught.value.one_line()
     assert line.startswith("reading huge.csv whole needs about 2000000.0 GB of memory "
-                           "(1000000.0 GB file) but about ")
+                           "(1000000.0 GB file) but this run can use about ")
+    assert " GB (80% of the " in line
     assert line.endswith("Fix: --max-rows N diagnoses a seeded random sample of N rows, read in "
                          "chunks; a regression target is streamed whatever the size (do not set "
                          "--chunk-rows 0)")
