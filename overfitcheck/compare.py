@@ -1,4 +1,5 @@
-"""Two reports -> comparison: did validation error, the gap or the verdict get worse beyond noise?
+"""Two reports (or two batch folders) -> comparison: did validation error, the gap or the verdict
+get worse beyond noise?
 
 Each report holds, per family at its chosen alpha, the mean validation error over the folds and
 its standard error (fold sd / sqrt(k)), and the gap (validation - training) with the standard
@@ -13,10 +14,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
-from .errors import ReportsNotComparable, UsageProblem
-from .report import Report, _clean
+from .errors import OverfitcheckError, ReportsNotComparable, UsageProblem
+from .output import REPORT_FILE
+from .report import Report, _clean, load_report
 from .verdict import FAMILY_NAMES, FamilyVerdict
 
 # Verdicts that name a problem: a report moves to a worse verdict when the new one is a problem
@@ -113,6 +116,76 @@ def compare_reports(base: Report, new: Report, noise_se: float = 1.0) -> Compari
                       new.input_path)
 
 
+@dataclass(frozen=True)
+class RunComparison:
+    """Two runs compared: one pair of reports, or two batch output folders dataset by dataset
+    (matched by subfolder name; the ones found on one side only are listed, not compared)."""
+
+    batch: bool
+    datasets: tuple[tuple[str, Comparison], ...]
+    only_in_base: tuple[str, ...] = ()
+    only_in_new: tuple[str, ...] = ()
+
+    @property
+    def worse(self) -> bool:
+        return any(c.worse for _, c in self.datasets)
+
+    def to_dict(self) -> dict[str, Any]:
+        """One pair: the Comparison's dict; two batch folders: each dataset's, by name."""
+        if not self.batch:
+            return self.datasets[0][1].to_dict()
+        return {"worse": self.worse,
+                "datasets": [{"name": name, **c.to_dict()} for name, c in self.datasets],
+                "only_in_base": list(self.only_in_base), "only_in_new": list(self.only_in_new)}
+
+
+def compare_runs(base: Path, new: Path, noise_se: float = 1.0) -> RunComparison:
+    """Compare two report.json files (or folders holding one), or two batch output folders
+    dataset by dataset. A problem with one dataset's pair names the dataset."""
+    from .batch import find_reports  # the batch's folder layout
+
+    base, new = Path(base), Path(new)
+    if not _is_batch(base) and not _is_batch(new):
+        pair = compare_reports(load_report(_one_report(base)), load_report(_one_report(new)),
+                               noise_se=noise_se)
+        return RunComparison(False, (("", pair),))
+    if not (_is_batch(base) and _is_batch(new)):
+        one, batch = (base, new) if _is_batch(new) else (new, base)
+        raise UsageProblem(f"{batch} is a batch output folder and {one} a single report",
+                           "compare two report.json files, or two batch output folders")
+    base_files = {f.parent.name: f for f in find_reports(base)}
+    new_files = {f.parent.name: f for f in find_reports(new)}
+    names = sorted(set(base_files) & set(new_files))
+    if not names:
+        raise UsageProblem(f"{base} and {new} share no dataset subfolder",
+                           "compare the output folders of two runs over the same datasets")
+    datasets = []
+    for name in names:
+        try:
+            datasets.append((name, compare_reports(load_report(base_files[name]),
+                                                   load_report(new_files[name]),
+                                                   noise_se=noise_se)))
+        except OverfitcheckError as problem:
+            raise type(problem)(f"{name}: {problem.message}", problem.hint) from problem
+    return RunComparison(True, tuple(datasets), tuple(sorted(set(base_files) - set(new_files))),
+                         tuple(sorted(set(new_files) - set(base_files))))
+
+
+def render_run_comparison(runs: RunComparison) -> str:
+    """Plain text: one pair as render_comparison; batch folders, each dataset under its name,
+    the datasets found on one side only, and a last line saying which got worse."""
+    if not runs.batch:
+        return render_comparison(runs.datasets[0][1])
+    blocks = [f"{name}:\n{render_comparison(c)}" for name, c in runs.datasets]
+    blocks += [f"{name}: only in the base folder, not compared\n" for name in runs.only_in_base]
+    blocks += [f"{name}: only in the new folder, not compared\n" for name in runs.only_in_new]
+    worse = [name for name, c in runs.datasets if c.worse]
+    compared = f"{len(runs.datasets)} dataset{'s' if len(runs.datasets) != 1 else ''} compared"
+    last = (f"WORSE: {', '.join(worse)} ({len(worse)} of {compared})" if worse
+            else f"OK: {compared}, none worse beyond fold noise")
+    return "".join(blocks) + last + "\n"
+
+
 def render_comparison(comparison: Comparison) -> str:
     """Plain text lines: what got worse (or that nothing did), with base -> new ± SE."""
     c = comparison
@@ -129,6 +202,15 @@ def render_comparison(comparison: Comparison) -> str:
     for f in c.findings:
         lines.append(f"  {f.change:<7}  {_model_name(f):<{width}}  {_describe(f, c.noise_se)}")
     return "\n".join(lines) + "\n"
+
+
+def _is_batch(given: Path) -> bool:
+    """A folder without a report.json of its own: a batch's output folder."""
+    return given.is_dir() and not (given / REPORT_FILE).is_file()
+
+
+def _one_report(given: Path) -> Path:
+    return given / REPORT_FILE if given.is_dir() else given
 
 
 def _family(report: Report, penalty: str) -> FamilyVerdict:

@@ -12,7 +12,13 @@ import pandas as pd
 import pytest
 
 from overfitcheck import diagnose
-from overfitcheck.compare import Comparison, compare_reports, render_comparison
+from overfitcheck.compare import (
+    Comparison,
+    compare_reports,
+    compare_runs,
+    render_comparison,
+    render_run_comparison,
+)
 from overfitcheck.errors import ExitCode, ReportsNotComparable, UsageProblem
 from overfitcheck.output import write_outputs
 from overfitcheck.report import load_report
@@ -126,3 +132,51 @@ def test_reports_of_another_target_metric_or_task_cannot_be_compared(base, field
     assert caught.value.one_line() == (
         f"the reports have different {field}s ({old!r} in base, {value!r} in new), so their "
         f"errors measure different things. Fix: compare two reports of the same {field}")
+
+
+def test_two_batch_folders_are_compared_dataset_by_dataset(base, overfit, tmp_path):
+    """Matched by subfolder name: the regression is named, and so are the datasets found on
+    one side only; a single report against a batch folder is a usage error."""
+    for folder, report in (("base/diabetes", base), ("base/gone", base),
+                           ("new/diabetes", overfit), ("new/added", base)):
+        write_outputs(report, tmp_path / folder, plots=False)
+    runs = compare_runs(tmp_path / "base", tmp_path / "new")
+    assert runs.worse and runs.batch
+    assert [name for name, _ in runs.datasets] == ["diabetes"]
+    assert runs.datasets[0][1] == compare_reports(base, overfit)
+    assert (runs.only_in_base, runs.only_in_new) == (("gone",), ("added",))
+    text = render_run_comparison(runs)
+    assert text.startswith("diabetes:\nComparing RMSE")
+    assert text.splitlines()[-3:] == ["gone: only in the base folder, not compared",
+                                      "added: only in the new folder, not compared",
+                                      "WORSE: diabetes (1 of 1 dataset compared)"]
+    data = json.loads(json.dumps(runs.to_dict(), allow_nan=False))
+    assert (data["worse"], data["only_in_base"], data["only_in_new"]) == (True, ["gone"],
+                                                                          ["added"])
+    assert data["datasets"][0]["name"] == "diabetes" and data["datasets"][0]["worse"] is True
+
+    same = compare_runs(tmp_path / "base", tmp_path / "base")
+    assert not same.worse
+    assert render_run_comparison(same).splitlines()[-1] == (
+        "OK: 2 datasets compared, none worse beyond fold noise")
+    # one pair of reports keeps the single comparison's shape, folder or file alike
+    pair = compare_runs(tmp_path / "base" / "diabetes", tmp_path / "new" / "diabetes"
+                        / "report.json")
+    assert not pair.batch and pair.to_dict() == compare_reports(base, overfit).to_dict()
+    with pytest.raises(UsageProblem) as caught:
+        compare_runs(tmp_path / "base" / "diabetes" / "report.json", tmp_path / "new")
+    assert caught.value.one_line() == (
+        f"{tmp_path / 'new'} is a batch output folder and "
+        f"{tmp_path / 'base' / 'diabetes' / 'report.json'} a single report. Fix: compare two "
+        "report.json files, or two batch output folders")
+
+
+def test_a_pair_that_cannot_be_compared_names_its_dataset(base, tmp_path):
+    write_outputs(base, tmp_path / "base" / "diabetes", plots=False)
+    write_outputs(dataclasses.replace(base, target="bmi"), tmp_path / "new" / "diabetes",
+                  plots=False)
+    with pytest.raises(ReportsNotComparable) as caught:
+        compare_runs(tmp_path / "base", tmp_path / "new")
+    assert caught.value.one_line().startswith(
+        "diabetes: the reports have different targets ('target' in base, 'bmi' in new)")
+    assert caught.value.exit_code == ExitCode.USAGE
