@@ -1,5 +1,6 @@
 """Several datasets in one run: paths, globs and folders -> datasets with safe unique folder
-names -> diagnose + write_outputs each -> Outcomes (in input order) and their JSON form."""
+names -> diagnose + write_outputs each -> Outcomes (in input order) and their JSON form; saved
+reports re-rendered the same way."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import re
 import tempfile
+import traceback
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
@@ -20,7 +22,16 @@ from .diagnose import Progress, diagnose
 from .errors import ExitCode, InputNotFound, OutputProblem, OverfitcheckError, UsageProblem
 from .outcome import Outcome, most_severe
 from .output import REPORT_FILE, write_outputs
-from .project_config import DatasetEntry, ProjectConfig, Resolved, resolve
+from .project_config import (
+    CONFIG_TYPES,
+    RUN_DEFAULTS,
+    DatasetEntry,
+    ProjectConfig,
+    Resolved,
+    resolve,
+)
+from .render_png import FILE_NAMES
+from .report import Report, load_report
 
 BATCH_SCHEMA_VERSION = 1
 # What a folder given as a path contributes: the delimited-text files read.py can open.
@@ -47,6 +58,10 @@ class DatasetRun:
     plots: bool
     sources: dict[str, str]  # option -> where its value came from (see project_config)
     problem: str | None = None  # a path that matched no file
+    # A batch's dataset writes into a subfolder of its own: files an earlier run left there
+    # that this run does not rewrite are removed (see _drop_stale). A one-file run writes into
+    # the user's --output-dir, where nothing is removed.
+    own_folder: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,7 +134,7 @@ def plan(paths: Sequence[str], command_line: Mapping[str, Any],
                                fail_on=values["fail_on"],
                                output_dir=output_dir if single else output_dir / name,
                                plots=not values["no_plots"], sources=sources,
-                               problem=problem))
+                               problem=problem, own_folder=not single))
     return Plan(tuple(runs), single, output_dir, bool(run_options.values["fail_fast"]),
                 workers, run_options)
 
@@ -179,47 +194,118 @@ def safe_names(shown: Sequence[str], wanted: Sequence[str | None] = ()) -> list[
 
 
 def run_batch(runs: Sequence[DatasetRun], *, workers: int = 1, fail_fast: bool = False,
-              raise_bugs: bool = False, progress: Progress | None = None,
+              progress: Progress | None = None,
               on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
     """Diagnose every dataset and write its outputs; return the Outcomes in input order.
 
-    A dataset that cannot be diagnosed becomes an Outcome with its one-line error and does not
-    stop the others, unless fail_fast: then no further dataset starts after the first error
-    (with workers, the ones already running finish and are listed). workers > 1 runs datasets
-    in separate processes, each held to one BLAS thread. raise_bugs lets an internal error
-    propagate (for --debug's traceback) instead of becoming an Outcome with exit code 4.
+    A dataset that cannot be diagnosed, even through a bug, becomes an Outcome with its
+    one-line error (and its traceback) and does not stop the others, unless fail_fast: then no
+    further dataset starts after the first error (with workers, the ones already running
+    finish and are listed). workers > 1 runs datasets in separate processes, each held to one
+    BLAS thread.
     """
     if workers <= 1 or len(runs) <= 1:
         outcomes = []
         for run in runs:
-            outcome = run_one(run, progress=progress, raise_bugs=raise_bugs)
+            outcome = run_one(run, progress=progress)
             outcomes.append(outcome)
             if on_done is not None:
                 on_done(outcome)
             if fail_fast and outcome.report is None:
                 break
         return outcomes
-    return _run_parallel(runs, workers, fail_fast, raise_bugs, on_done)
+    return _run_parallel(runs, workers, fail_fast, on_done)
 
 
-def run_one(run: DatasetRun, *, progress: Progress | None = None,
-            raise_bugs: bool = False) -> Outcome:
-    """Diagnose one dataset into its folder; a problem becomes the Outcome's error."""
+def run_one(run: DatasetRun, *, progress: Progress | None = None) -> Outcome:
+    """Diagnose one dataset into its folder; a problem (or a bug: exit code 4) becomes the
+    Outcome's error."""
     try:
         if run.problem is not None:
             raise InputNotFound(run.problem, "check the path or glob and the current folder")
         report = diagnose(run.path, config=run.config, progress=progress)
-        write_outputs(report, run.output_dir, plots=run.plots)
-    except OverfitcheckError as problem:
-        return Outcome(run.name, run.given, None, None, problem.one_line(), problem.exit_code)
-    except Exception as bug:
-        if raise_bugs:
-            raise
-        return Outcome(run.name, run.given, None, None, internal_error_line(bug),
-                       ExitCode.INTERNAL)
-    code = ExitCode.POLICY_FAILED if verdict_fails(report.verdict.overall, run.fail_on) \
+        written = write_outputs(report, run.output_dir, plots=run.plots)
+    except Exception as error:
+        _drop_stale(run)
+        if isinstance(error, OverfitcheckError):
+            line, code = error.one_line(), error.exit_code
+        else:
+            line, code = internal_error_line(error), ExitCode.INTERNAL
+        return Outcome(run.name, run.given, None, None, line, code, traceback.format_exc())
+    _drop_stale(run, written)
+    return judged(run.name, run.given, run.output_dir, report, run.fail_on)
+
+
+def judged(name: str, given: str, folder: Path, report: Report, fail_on: str) -> Outcome:
+    """The Outcome of a diagnosed dataset: POLICY_FAILED when its verdict matches fail_on."""
+    code = ExitCode.POLICY_FAILED if verdict_fails(report.verdict.overall, fail_on) \
         else ExitCode.OK
-    return Outcome(run.name, run.given, run.output_dir, report, None, code)
+    return Outcome(name, given, folder, report, None, code)
+
+
+def find_reports(given: Path) -> list[Path]:
+    """A report file, a folder with report.json, or a batch's output folder (its
+    */report.json, sorted by dataset name)."""
+    given = Path(given)
+    if given.is_dir():
+        if (given / REPORT_FILE).is_file():
+            return [given / REPORT_FILE]
+        inside = sorted(given.glob(f"*/{REPORT_FILE}"))
+        if not inside:
+            raise UsageProblem(f"{given} holds no {REPORT_FILE}, nor subfolders with one",
+                               "give a report.json or the --output-dir of a diagnose run")
+        return inside
+    return [given]
+
+
+def rerender(given: Sequence[Path], *, output_dir: Path | None = None, plots: bool = True,
+             fail_on: str = "never") -> list[Outcome]:
+    """Saved reports (files, folders or batch folders) -> Outcomes, without refitting.
+
+    Each report's PNGs (and report.json) are written again next to it, or under output_dir
+    (one subfolder per report when there are several); with plots off and no output_dir
+    nothing is written. fail_on applies to the saved verdicts.
+    """
+    files = [file for path in given for file in find_reports(path)]
+    names = safe_names([str(f.parent.absolute()) for f in files])
+    outcomes = []
+    for name, file in zip(names, files, strict=True):
+        report = load_report(file)
+        folder = file.parent
+        if output_dir is not None:
+            folder = Path(output_dir) if len(files) == 1 else Path(output_dir) / name
+        if plots or folder != file.parent:
+            write_outputs(report, folder, plots=plots)
+        outcomes.append(judged(name, report.input_path or str(file), folder, report, fail_on))
+    return outcomes
+
+
+def resolved_configuration(paths: Sequence[str], command_line: Mapping[str, Any],
+                           project: ProjectConfig | None) -> dict[str, Any]:
+    """What `overfitcheck config` shows: the run's options and each dataset's, every value
+    with where it came from, as JSON-ready data."""
+    if paths or (project is not None and project.datasets):
+        the_plan = plan(paths, command_line, project, require_target=False)
+        runs, run_options = the_plan.runs, the_plan.run_options
+    else:
+        runs, run_options = (), resolve(command_line, project)
+
+    def entry(value: Any, source: str) -> dict[str, Any]:
+        return {"value": list(value) if isinstance(value, tuple) else value, "source": source}
+
+    return {
+        "config_file": None if project is None else project.source,
+        "run": {name: entry(run_options.values[name], run_options.sources[name])
+                for name in RUN_DEFAULTS},
+        "defaults": {name: entry(run_options.values[name], run_options.sources[name])
+                     for name in CONFIG_TYPES},
+        "datasets": [{"name": r.name, "path": r.given, "output_dir": str(r.output_dir),
+                      "options": {name: entry(value, r.sources[name])
+                                  for name, value in {**r.config.to_dict(),
+                                                      "fail_on": r.fail_on,
+                                                      "no_plots": not r.plots}.items()}}
+                     for r in runs],
+    }
 
 
 def verdict_fails(verdict: str, fail_on: str) -> bool:
@@ -294,6 +380,21 @@ def write_summary(file: Path, text: str) -> None:
             temporary.unlink(missing_ok=True)
 
 
+def _drop_stale(run: DatasetRun, written: Sequence[Path] = ()) -> None:
+    """In a batch dataset's own folder, remove the outputs of an earlier run that this one did
+    not write (everything after an error, the PNGs after --no-plots): `report` and `compare`
+    would read a stale report.json as this run's, and the Markdown would link a stale PNG."""
+    if not run.own_folder:
+        return
+    kept = {Path(p).name for p in written}
+    for name in (REPORT_FILE, *FILE_NAMES.values()):
+        if name not in kept:
+            try:
+                (run.output_dir / name).unlink(missing_ok=True)
+            except OSError:  # a folder in its place, or no permission: nothing of ours to drop
+                pass
+
+
 def _umask() -> int:
     current = os.umask(0)
     os.umask(current)
@@ -306,7 +407,7 @@ def _status(outcome: Outcome) -> str:
     return "failed" if outcome.exit_code == ExitCode.POLICY_FAILED else "passed"
 
 
-def _run_parallel(runs, workers, fail_fast, raise_bugs, on_done) -> list[Outcome]:
+def _run_parallel(runs, workers, fail_fast, on_done) -> list[Outcome]:
     # loky (joblib's process pool, as paths.py uses): fresh processes, not forks of this one
     # with its threads, and unlike multiprocessing's spawn it works from a notebook or stdin.
     from joblib.externals.loky import ProcessPoolExecutor
@@ -314,7 +415,7 @@ def _run_parallel(runs, workers, fail_fast, raise_bugs, on_done) -> list[Outcome
     finished: dict[int, Outcome] = {}
     with ProcessPoolExecutor(max_workers=workers, initializer=_one_blas_thread,
                              env=dict.fromkeys(BLAS_VARIABLES, "1")) as pool:
-        futures: dict[Future, int] = {pool.submit(run_one, run, raise_bugs=raise_bugs): i
+        futures: dict[Future, int] = {pool.submit(run_one, run): i
                                       for i, run in enumerate(runs)}
         pending = set(futures)
 

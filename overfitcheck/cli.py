@@ -8,7 +8,8 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
@@ -16,8 +17,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
 from . import __version__
 from .batch import (
@@ -25,23 +24,22 @@ from .batch import (
     batch_to_json,
     internal_error_line,
     plan,
+    rerender,
+    resolved_configuration,
     run_batch,
-    safe_names,
-    verdict_fails,
     write_summary,
 )
 from .config import default_of, help_for
-from .diagnose import diagnose
 from .errors import ExitCode, OverfitcheckError, UsageProblem
 from .outcome import Outcome, most_severe
-from .output import REPORT_FILE, write_outputs
+from .output import REPORT_FILE
 from .project_config import (
     CONFIG_TYPES,
     RUN_DEFAULTS,
     ProjectConfig,
     find_project_config,
     load_project_config,
-    resolve,
+    parse_alphas,
 )
 
 DEFAULT_OUTPUT_DIR = Path(RUN_DEFAULTS["output_dir"])
@@ -65,6 +63,13 @@ class Format(str, Enum):
     json = "json"
     markdown = "markdown"
     junit = "junit"
+
+
+class TextFormat(str, Enum):
+    """The formats of config and compare, whose output is no batch summary."""
+
+    table = "table"
+    json = "json"
 
 
 class FailOn(str, Enum):
@@ -198,82 +203,65 @@ def diagnose_command(
     datasets: the most severe.
     """
     err = Console(stderr=True, highlight=False)
-    outcomes: list[Outcome] = []
-    summaries: list[tuple[Path, str]] = []
-    the_plan: Plan | None = None
-    try:
+    with _exit_codes(err, debug):
         summaries = _summary_targets(summary)
         the_plan = plan(paths or [], _given(ctx), _project(config_file))
-        if the_plan.single:
-            outcomes = [_diagnose_one(the_plan, err, output_format, quiet)]
-        else:
-            outcomes = _diagnose_many(the_plan, err, quiet, debug)
-        _print_payload(outcomes, output_format, single=the_plan.single)
-    except OverfitcheckError as problem:
-        if the_plan is not None and the_plan.single and not outcomes:
-            # the one dataset of a single-file run failed: the summaries still say so
-            run = the_plan.runs[0]
-            _write_summaries(summaries, [Outcome(run.name, run.given, None, None,
-                                                 problem.one_line(), problem.exit_code)],
-                             err, debug)
-        _fail(err, problem.one_line(), problem.exit_code, debug)
-    except KeyboardInterrupt:
-        _fail(err, "interrupted", ExitCode.INTERRUPTED, debug)
-    except (typer.Exit, typer.Abort):
-        raise
-    except Exception as bug:  # noqa: BLE001 - the one place that turns bugs into exit code 4
-        _fail(err, internal_error_line(bug), ExitCode.INTERNAL, debug)
-    _write_summaries(summaries, outcomes, err, debug)
-    if not the_plan.single:
-        for outcome in outcomes:
-            if outcome.error is not None:
-                err.print(f"overfitcheck: error: {outcome.name}: {outcome.error}", markup=False,
-                          soft_wrap=True)
-        if not quiet:
-            skipped = len(the_plan.runs) - len(outcomes)
-            err.print(f"wrote {len([o for o in outcomes if o.report])} of {len(the_plan.runs)} "
-                      f"reports under {the_plan.output_dir}"
-                      + (f"; {skipped} not run after an error (--fail-fast)" if skipped else ""),
-                      markup=False, soft_wrap=True)
+        with _progress(err, not quiet and err.is_terminal) as progress:
+            outcomes = _run(the_plan, progress)
+        _tell(err, the_plan, outcomes, output_format, quiet, debug)
+        if not (the_plan.single and outcomes[0].report is None
+                and output_format in (Format.table, Format.json)):
+            _print_payload(outcomes, output_format, single=the_plan.single)
+        _write_summaries(summaries, outcomes)
     code = most_severe([o.exit_code for o in outcomes])
     if code != ExitCode.OK:
         raise typer.Exit(code)
 
 
-def _diagnose_one(the_plan: Plan, err: Console, output_format: Format, quiet: bool) -> Outcome:
-    """The single-file run, as before batches: errors propagate to the one-line message."""
-    run = the_plan.runs[0]
-    show_progress = not quiet and err.is_terminal
-    with _progress(err, show_progress) as progress:
-        report = diagnose(run.path, config=run.config, progress=progress)
-    if not quiet and output_format is not Format.table:  # the table's verdict panel lists them
-        for line in (*report.notes, *report.warnings):
-            err.print(f"note: {line}", markup=False)
-    write_outputs(report, run.output_dir, plots=run.plots)
-    if not quiet:
-        err.print(f"wrote {run.output_dir}{os.sep}{REPORT_FILE}"
-                  + ("" if not run.plots else " and PNGs"), markup=False)
-    code = ExitCode.POLICY_FAILED if verdict_fails(report.verdict.overall, run.fail_on) \
-        else ExitCode.OK
-    return Outcome(run.name, run.given, run.output_dir, report, None, code)
-
-
-def _diagnose_many(the_plan: Plan, err: Console, quiet: bool, debug: bool) -> list[Outcome]:
-    show_progress = not quiet and err.is_terminal
-    with _progress(err, show_progress) as progress:
-        total = len(the_plan.runs)
-        done = [0]
+def _run(the_plan: Plan, progress) -> list[Outcome]:
+    """run_batch with the progress bar: each dataset's stages when they run in this process,
+    and with several datasets, one tick per dataset done."""
+    on_done = None
+    if progress is not None and not the_plan.single:
+        total, done = len(the_plan.runs), []
+        progress("datasets", 0, total)
 
         def on_done(outcome: Outcome) -> None:
-            done[0] += 1
-            if progress is not None:
-                progress("datasets", done[0], total)
+            done.append(outcome)
+            progress("datasets", len(done), total)
 
-        if progress is not None:
-            progress("datasets", 0, total)
-        return run_batch(the_plan.runs, workers=the_plan.workers, fail_fast=the_plan.fail_fast,
-                         raise_bugs=debug, progress=progress if the_plan.workers == 1 else None,
-                         on_done=on_done)
+    return run_batch(the_plan.runs, workers=the_plan.workers, fail_fast=the_plan.fail_fast,
+                     progress=progress if the_plan.workers == 1 else None, on_done=on_done)
+
+
+def _tell(err: Console, the_plan: Plan, outcomes: list[Outcome], output_format: Format,
+          quiet: bool, debug: bool) -> None:
+    """stderr: each error (with --debug, its traceback), then unless quiet the notes of a
+    one-file run (the table's verdict panel shows them) and what was written."""
+    for outcome in outcomes:
+        if outcome.error is not None:
+            if debug and outcome.traceback:
+                err.print(outcome.traceback, markup=False, highlight=False)
+            prefix = "" if the_plan.single else f"{outcome.name}: "
+            err.print(f"overfitcheck: error: {prefix}{outcome.error}", markup=False,
+                      soft_wrap=True)
+    if quiet:
+        return
+    if the_plan.single:
+        report, run = outcomes[0].report, the_plan.runs[0]
+        if report is None:
+            return
+        if output_format is not Format.table:
+            for line in (*report.notes, *report.warnings):
+                err.print(f"note: {line}", markup=False)
+        err.print(f"wrote {run.output_dir}{os.sep}{REPORT_FILE}"
+                  + ("" if not run.plots else " and PNGs"), markup=False)
+        return
+    skipped = len(the_plan.runs) - len(outcomes)
+    err.print(f"wrote {len([o for o in outcomes if o.report])} of {len(the_plan.runs)} "
+              f"reports under {the_plan.output_dir}"
+              + (f"; {skipped} not run after an error (--fail-fast)" if skipped else ""),
+              markup=False, soft_wrap=True)
 
 
 def _print_payload(outcomes: list[Outcome], output_format: Format, single: bool) -> None:
@@ -316,13 +304,9 @@ def _summary_targets(files: list[Path] | None) -> list[tuple[Path, str]]:
     return targets
 
 
-def _write_summaries(summaries: list[tuple[Path, str]], outcomes: list[Outcome],
-                     err: Console, debug: bool) -> None:
-    try:
-        for file, kind in summaries:
-            write_summary(file, _summary_text(kind, outcomes, file.absolute().parent))
-    except OverfitcheckError as problem:
-        _fail(err, problem.one_line(), problem.exit_code, debug)
+def _write_summaries(summaries: list[tuple[Path, str]], outcomes: list[Outcome]) -> None:
+    for file, kind in summaries:
+        write_summary(file, _summary_text(kind, outcomes, file.absolute().parent))
 
 
 def _given(ctx: typer.Context) -> dict[str, Any]:
@@ -330,17 +314,16 @@ def _given(ctx: typer.Context) -> dict[str, Any]:
     override the config file."""
     given = {}
     for name, value in ctx.params.items():
-        option = name
         source = ctx.get_parameter_source(name)
-        if option not in FILE_OPTIONS or source is None or source.name.startswith("DEFAULT"):
+        if name not in FILE_OPTIONS or source is None or source.name.startswith("DEFAULT"):
             continue
         if isinstance(value, Enum):
             value = value.value
         elif isinstance(value, Path):
             value = str(value)
-        if option == "alphas":
-            value = _parse_alphas(value)
-        given[option] = value
+        if name == "alphas":
+            value = parse_alphas(value)
+        given[name] = value
     return given
 
 
@@ -358,78 +341,23 @@ def config_command(ctx: typer.Context, **options: Any) -> None:
     --format table or json apply here.
     """
     err = Console(stderr=True, highlight=False)
-    debug = options["debug"]
-    try:
-        project = _project(options["config_file"])
-        given = _given(ctx)
-        paths = options["paths"] or []
-        if paths or (project is not None and project.datasets):
-            the_plan = plan(paths, given, project, require_target=False)
-            runs = the_plan.runs
-            run_options = the_plan.run_options
-        else:
-            runs, run_options = (), resolve(given, project)
-        data = {
-            "config_file": None if project is None else project.source,
-            "run": {name: {"value": run_options.values[name],
-                           "source": run_options.sources[name]} for name in RUN_DEFAULTS},
-            "defaults": {name: {"value": _plain(run_options.values[name]),
-                                "source": run_options.sources[name]} for name in CONFIG_TYPES},
-            "datasets": [{"name": r.name, "path": r.given, "output_dir": str(r.output_dir),
-                          "options": {name: {"value": _plain(value),
-                                             "source": r.sources[name]}
-                                      for name, value in {**r.config.to_dict(),
-                                                          "fail_on": r.fail_on,
-                                                          "no_plots": not r.plots}.items()}}
-                         for r in runs],
-        }
-        if options["output_format"] is Format.json:
-            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
-        elif options["output_format"] is Format.table:
-            Console(highlight=False).print(*_config_tables(data))
-        else:
-            raise UsageProblem(f"config prints table or json, not {options['output_format'].value}",
+    output_format = options["output_format"]
+    with _exit_codes(err, options["debug"]):
+        if output_format not in (Format.table, Format.json):
+            raise UsageProblem(f"config prints table or json, not {output_format.value}",
                                "use --format table or --format json")
-    except OverfitcheckError as problem:
-        _fail(err, problem.one_line(), problem.exit_code, debug)
+        configuration = resolved_configuration(options["paths"] or [], _given(ctx),
+                                               _project(options["config_file"]))
+        if output_format is Format.json:
+            sys.stdout.write(json.dumps(configuration, indent=2, ensure_ascii=False) + "\n")
+        else:
+            from .render_terminal import render_config
+
+            Console(highlight=False).print(render_config(configuration))
 
 
 config_command.__signature__ = inspect.signature(diagnose_command, eval_str=True)
 app.command("config", epilog=CONFIG_EXAMPLE)(config_command)
-
-
-def _config_tables(data: dict[str, Any]) -> list[Any]:
-    """The resolved configuration as rich tables: one for the run, one per dataset (or the
-    defaults when there is none)."""
-    parts: list[Any] = [Text(f"config file: {data['config_file'] or '(none found)'}")]
-    sections = [("run", data["run"])]
-    if data["datasets"]:
-        sections += [(f"dataset {d['name']} ({d['path']} -> {d['output_dir']})", d["options"])
-                     for d in data["datasets"]]
-    else:
-        sections.append(("options (no dataset given)", data["defaults"]))
-    for title, values in sections:
-        table = Table(title=Text(title), title_justify="left", box=None, pad_edge=False)
-        table.add_column("option", no_wrap=True)
-        table.add_column("value")
-        table.add_column("from", overflow="fold")
-        for name, entry in values.items():
-            table.add_row(f"--{name.replace('_', '-')}", Text(_shown(entry["value"])),
-                          Text(entry["source"]))
-        parts.append(table)
-    return parts
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
-
-
-def _shown(value: Any) -> str:
-    if value is None:
-        return "(none)"
-    if isinstance(value, list | tuple):
-        return ",".join(f"{v:g}" for v in value)
-    return str(value).lower() if isinstance(value, bool) else str(value)
 
 
 @app.command("report", epilog=REPORT_EXAMPLE)
@@ -447,43 +375,23 @@ def report_command(
     summary: SummaryOption = None,
     fail_on: Annotated[FailOn, typer.Option(
         "--fail-on", help="Exit 1 when a saved verdict is this (any: overfitting or "
-        "underfitting).")] = DEFAULT_FAIL_ON,
+        "underfitting). The config file's fail-on does not apply here.")] = DEFAULT_FAIL_ON,
     quiet: QuietOption = False,
     debug: DebugOption = False,
 ) -> None:
     """Re-render saved reports without refitting: the tables, the PNGs and the summaries, in any
     format. Exit codes as for diagnose.
     """
-    from .report import load_report
-
     err = Console(stderr=True, highlight=False)
-    try:
+    with _exit_codes(err, debug):
         summaries = _summary_targets(summary)
-        files = [file for given in reports for file in _report_files(given)]
-        names = safe_names([str(f.parent.absolute()) for f in files])
-        outcomes = []
-        for name, file in zip(names, files, strict=True):
-            report = load_report(file)
-            folder = file.parent
-            if output_dir is not None:
-                folder = output_dir if len(files) == 1 else output_dir / name
-            if not no_plots or folder != file.parent:
-                write_outputs(report, folder, plots=not no_plots)
-            code = ExitCode.POLICY_FAILED if verdict_fails(report.verdict.overall,
-                                                           fail_on.value) else ExitCode.OK
-            outcomes.append(Outcome(name, report.input_path or str(file), folder, report, None,
-                                    code))
+        outcomes = rerender(reports, output_dir=output_dir, plots=not no_plots,
+                            fail_on=fail_on.value)
         _print_payload(outcomes, output_format, single=len(outcomes) == 1)
-        _write_summaries(summaries, outcomes, err, debug)
+        _write_summaries(summaries, outcomes)
         if not quiet and not no_plots:
             err.print(f"wrote the PNGs of {len(outcomes)} report"
                       f"{'s' if len(outcomes) != 1 else ''}", markup=False)
-    except OverfitcheckError as problem:
-        _fail(err, problem.one_line(), problem.exit_code, debug)
-    except KeyboardInterrupt:
-        _fail(err, "interrupted", ExitCode.INTERRUPTED, debug)
-    except Exception as bug:  # noqa: BLE001 - bugs become exit code 4
-        _fail(err, internal_error_line(bug), ExitCode.INTERNAL, debug)
     code = most_severe([o.exit_code for o in outcomes])
     if code != ExitCode.OK:
         raise typer.Exit(code)
@@ -498,88 +406,42 @@ def compare_command(
     noise_se: Annotated[float, typer.Option(
         "--noise-se", help="How many standard errors of fold noise a change must clear to "
         "count as worse.", show_default=True)] = default_of("noise_se"),
-    output_format: Annotated[Format, typer.Option(
-        "--format", help="table (plain text lines with the numbers) or json.")] = Format.table,
+    output_format: Annotated[TextFormat, typer.Option(
+        "--format", help="table (plain text lines with the numbers) or json.")
+    ] = TextFormat.table,
     debug: DebugOption = False,
 ) -> None:
     """Did validation error, the train/validation gap or the verdict get worse from BASE to NEW
     beyond fold noise? Exit 1 when it did (the numbers say where), 0 when not. Two batch
     output folders are compared dataset by dataset, matched by subfolder name.
     """
-    from .compare import compare_reports, render_comparison
-    from .report import load_report
+    from .compare import compare_runs, render_run_comparison
 
     err = Console(stderr=True, highlight=False)
-    try:
-        if output_format not in (Format.table, Format.json):
-            raise UsageProblem(f"compare prints table or json, not {output_format.value}",
-                               "use --format table or --format json")
-        pairs, only_base, only_new = _report_pairs(base, new)
-        comparisons = [(name, compare_reports(load_report(b), load_report(n),
-                                              noise_se=noise_se)) for name, b, n in pairs]
-        worse = any(c.worse for _, c in comparisons)
-        if output_format is Format.json:
-            if len(comparisons) == 1 and not (only_base or only_new):
-                data = comparisons[0][1].to_dict()
-            else:
-                data = {"worse": worse, "datasets": [{"name": name, **c.to_dict()}
-                                                     for name, c in comparisons],
-                        "only_in_base": only_base, "only_in_new": only_new}
-            sys.stdout.write(json.dumps(data, indent=2, ensure_ascii=False) + "\n")
+    with _exit_codes(err, debug):
+        runs = compare_runs(base, new, noise_se=noise_se)
+        if output_format is TextFormat.json:
+            sys.stdout.write(json.dumps(runs.to_dict(), indent=2, ensure_ascii=False) + "\n")
         else:
-            blocks = []
-            for name, comparison in comparisons:
-                text = render_comparison(comparison)
-                blocks.append(text if len(comparisons) == 1 else f"{name}:\n{text}")
-            blocks += [f"{name}: only in {base}, not compared" for name in only_base]
-            blocks += [f"{name}: only in {new}, not compared" for name in only_new]
-            sys.stdout.write("\n".join(b.rstrip("\n") for b in blocks) + "\n")
+            sys.stdout.write(render_run_comparison(runs))
+    if runs.worse:
+        raise typer.Exit(ExitCode.POLICY_FAILED)
+
+
+@contextmanager
+def _exit_codes(err: Console, debug: bool) -> Iterator[None]:
+    """Errors -> their one line on stderr and exit code; a bug -> exit 4 (with --debug, the
+    traceback first)."""
+    try:
+        yield
     except OverfitcheckError as problem:
         _fail(err, problem.one_line(), problem.exit_code, debug)
     except KeyboardInterrupt:
         _fail(err, "interrupted", ExitCode.INTERRUPTED, debug)
-    except Exception as bug:  # noqa: BLE001 - bugs become exit code 4
+    except (typer.Exit, typer.Abort):
+        raise
+    except Exception as bug:  # noqa: BLE001 - the one place that turns bugs into exit code 4
         _fail(err, internal_error_line(bug), ExitCode.INTERNAL, debug)
-    if worse:
-        raise typer.Exit(ExitCode.POLICY_FAILED)
-
-
-def _report_files(given: Path) -> list[Path]:
-    """A report file, a folder with report.json, or a batch folder (its */report.json)."""
-    if given.is_dir():
-        if (given / REPORT_FILE).is_file():
-            return [given / REPORT_FILE]
-        inside = sorted(given.glob(f"*/{REPORT_FILE}"))
-        if not inside:
-            raise UsageProblem(f"{given} holds no {REPORT_FILE}, nor subfolders with one",
-                               "give a report.json or the --output-dir of a diagnose run")
-        return inside
-    return [given]
-
-
-def _report_pairs(base: Path, new: Path):
-    """(name, base file, new file) to compare, plus the dataset names found on one side only."""
-    if not (base.is_dir() and new.is_dir()) or (base / REPORT_FILE).is_file() \
-            or (new / REPORT_FILE).is_file():
-        one = [_single_report(base), _single_report(new)]
-        return [(one[1].parent.name, one[0], one[1])], [], []
-    base_files = {f.parent.name: f for f in _report_files(base)}
-    new_files = {f.parent.name: f for f in _report_files(new)}
-    pairs = [(name, base_files[name], new_files[name]) for name in sorted(base_files)
-             if name in new_files]
-    if not pairs:
-        raise UsageProblem(f"{base} and {new} share no dataset subfolder",
-                           "compare the output folders of two runs over the same datasets")
-    return (pairs, sorted(set(base_files) - set(new_files)),
-            sorted(set(new_files) - set(base_files)))
-
-
-def _single_report(given: Path) -> Path:
-    files = _report_files(given) if given.is_dir() else [given]
-    if len(files) != 1:
-        raise UsageProblem(f"{given} holds {len(files)} reports",
-                           "compare two report.json files, or two batch output folders")
-    return files[0]
 
 
 def _fail(err: Console, line: str, code: ExitCode, debug: bool) -> None:
@@ -587,17 +449,6 @@ def _fail(err: Console, line: str, code: ExitCode, debug: bool) -> None:
         err.print(traceback.format_exc(), markup=False, highlight=False)
     err.print(f"overfitcheck: error: {line}", markup=False, soft_wrap=True)
     raise typer.Exit(code)
-
-
-def _parse_alphas(text: str | None) -> tuple[float, ...] | None:
-    if text is None:
-        return None
-    try:
-        values = tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError as err:
-        raise UsageProblem(f"--alphas {text!r} is not a list of numbers",
-                           "write it as 0.01,0.1,1") from err
-    return values
 
 
 class _progress:

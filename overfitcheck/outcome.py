@@ -23,6 +23,7 @@ class Outcome:
     report: Report | None  # None when it could not be diagnosed
     error: str | None  # the one-line error (what is wrong. Fix: ...) when report is None
     exit_code: ExitCode  # OK, POLICY_FAILED (verdict matched --fail-on), BAD_DATA, ...
+    traceback: str | None = None  # the error's traceback, for --debug
 
     @property
     def failed_policy(self) -> bool:

@@ -150,6 +150,17 @@ def resolve(command_line: Mapping[str, Any], project: ProjectConfig | None = Non
     return Resolved(values, sources)
 
 
+def parse_alphas(text: str | None) -> tuple[float, ...] | None:
+    """The command line's spelling of an alpha grid: "0.01,0.1,1" -> (0.01, 0.1, 1.0)."""
+    if text is None:
+        return None
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError as err:
+        raise UsageProblem(f"--alphas {text!r} is not a list of numbers",
+                           "write it as 0.01,0.1,1") from err
+
+
 def shown(file: Path) -> str:
     """A config file as messages name it: relative to the current folder when inside it."""
     try:
@@ -209,8 +220,8 @@ def _typed(value: Any, kind: str, file: Path, where: str, key: str) -> Any:
     if base == "tuple[float, ...]":
         if isinstance(value, str):  # the command line's spelling, "0.01,0.1,1"
             try:
-                value = [float(v) for v in value.split(",") if v.strip()]
-            except ValueError:
+                value = list(parse_alphas(value))
+            except UsageProblem:
                 value = None
         if isinstance(value, list) and all(isinstance(v, int | float)
                                            and not isinstance(v, bool) for v in value):

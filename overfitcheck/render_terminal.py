@@ -124,6 +124,37 @@ def _exit_name(code: ExitCode) -> str:
     return f"exit {int(code)} ({code.name.lower().replace('_', ' ')})"
 
 
+def render_config(configuration: dict[str, Any]) -> RenderableType:
+    """`overfitcheck config`: the config file, then a table of option, value and source for
+    the run and for each dataset (or the defaults when no dataset is given)."""
+    parts: list[RenderableType] = [
+        Text(f"config file: {configuration['config_file'] or '(none found)'}")]
+    sections = [("run", configuration["run"])]
+    if configuration["datasets"]:
+        sections += [(f"dataset {d['name']} ({d['path']} -> {d['output_dir']})", d["options"])
+                     for d in configuration["datasets"]]
+    else:
+        sections.append(("options (no dataset given)", configuration["defaults"]))
+    for title, values in sections:
+        table = Table(title=Text(title), title_justify="left", box=None, pad_edge=False)
+        table.add_column("option", no_wrap=True)
+        table.add_column("value")
+        table.add_column("from", overflow="fold")
+        for name, entry in values.items():
+            table.add_row(f"--{name.replace('_', '-')}", Text(_option_value(entry["value"])),
+                          Text(entry["source"]))
+        parts.append(table)
+    return Group(*parts)
+
+
+def _option_value(value: Any) -> str:
+    if value is None:
+        return "(none)"
+    if isinstance(value, list | tuple):
+        return ",".join(f"{v:g}" for v in value)
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 # ---------------------------------------------------------------------------------------------
 # Data table
 

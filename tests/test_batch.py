@@ -129,6 +129,28 @@ def test_fail_fast_stops_after_the_first_error(tmp_path):
     assert not (project / "overfitcheck-report" / "diabetes").exists()
 
 
+def test_a_rerun_leaves_no_stale_outputs_in_a_datasets_folder(tmp_path):
+    """A dataset that fails on a rerun keeps no earlier report.json (report and compare would
+    read it as this run's), and --no-plots drops earlier PNGs (the Markdown would link them);
+    only the files overfitcheck writes are removed."""
+    project = _project(tmp_path)
+    out = project / "overfitcheck-report"
+    for name in ("diabetes", "broken"):
+        (out / name).mkdir(parents=True)
+        for file in ("report.json", "summary.png", "learning_curves.png", "notes.txt"):
+            (out / name / file).write_text("from an earlier run")
+    done = _run(project, "diagnose", "data/diabetes.csv", "data/broken.csv", "--jobs", "1",
+                "-q", "--n-alphas", "5", "--debug")
+    assert done.returncode == 3
+    assert sorted(p.name for p in (out / "broken").iterdir()) == ["notes.txt"]
+    assert sorted(p.name for p in (out / "diabetes").iterdir()) == ["notes.txt", "report.json"]
+    assert json.loads((out / "diabetes" / "report.json").read_text())["verdict"] == "good_fit"
+    # --debug shows the failed dataset's traceback before its one-line error
+    traceback, line = done.stderr.split("\noverfitcheck: error: broken: ")
+    assert traceback.startswith("Traceback (most recent call last):")
+    assert line.startswith("data/broken.csv has a header but no data rows. Fix: ")
+
+
 def test_a_glob_or_folder_is_a_batch_even_with_one_match(tmp_path):
     project = _project(tmp_path)
     done = _run(project, "diagnose", "data/diab*.csv", "-t", "target", "--n-alphas", "5",

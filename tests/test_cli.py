@@ -117,6 +117,26 @@ def test_files_that_cannot_be_diagnosed(tmp_path):
         assert len(lines) == 1 and words in lines[0] and "Fix:" in lines[0], lines
 
 
+def test_a_failed_run_still_prints_its_junit_or_markdown(tmp_path):
+    """CI redirects --format junit to a file: a dataset that cannot be diagnosed is an <error>
+    test case there, not an empty file."""
+    from junitparser import Error, JUnitXml
+
+    result = run(DATA / "hitters.csv", "--target", "salery", "--format", "junit", "-o",
+                 tmp_path / "out")
+    assert result.exit_code == 3
+    (tmp_path / "junit.xml").write_text(result.stdout)
+    xml = JUnitXml.fromfile(str(tmp_path / "junit.xml"))
+    cases = [case for suite in (list(xml) if isinstance(xml, JUnitXml) else [xml])
+             for case in suite]
+    assert [(c.name, [type(r) for r in c.result]) for c in cases] == [("hitters", [Error])]
+    assert cases[0].result[0].message.startswith("target column 'salery' not found")
+    markdown = run(DATA / "hitters.csv", "--target", "salery", "--format", "markdown")
+    assert markdown.exit_code == 3
+    assert "\n## hitters: could not be diagnosed\n" in markdown.stdout
+    assert not (tmp_path / "out").exists()
+
+
 def test_debug_shows_the_traceback(tmp_path):
     result = run(tmp_path / "nope.csv", "--target", "y", "--debug")
     assert result.exit_code == 3
