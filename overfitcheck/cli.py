@@ -27,12 +27,11 @@ from .batch import (
     rerender,
     resolved_configuration,
     run_batch,
-    write_summary,
 )
 from .config import default_of, help_for
 from .errors import ExitCode, OverfitcheckError, UsageProblem
 from .outcome import Outcome, most_severe
-from .output import REPORT_FILE
+from .output import REPORT_FILE, write_summary
 from .project_config import (
     CONFIG_TYPES,
     RUN_DEFAULTS,

@@ -92,8 +92,8 @@ class Config:
     jobs: int = _opt(
         -1, "Worker processes fitting folds in parallel (BLAS runs one thread in each); -1: one "
         "per CPU core for classes or a design of a million cells or more, else 1. With several "
-        "datasets, they run in parallel instead, on this many processes (-1: one per core, at "
-        "most one per dataset), each fitting its folds one after another.",
+        "datasets, N runs N datasets in parallel instead, each fitting its folds one after "
+        "another; -1 runs the datasets one after another, each with the automatic rule.",
     )
 
     def __post_init__(self) -> None:

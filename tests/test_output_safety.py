@@ -92,3 +92,16 @@ def test_reruns_give_byte_identical_reports_and_pngs(tmp_path, path, target):
                                   "validation_curve_l2.png"]
     for file_name, content in outputs[0].items():
         assert outputs[1][file_name] == content, file_name
+
+
+def test_no_plots_removes_an_earlier_runs_pngs_and_nothing_else(tmp_path):
+    """A report is never paired with another run's plots: --no-plots into a folder that holds
+    an earlier run's PNGs removes those (our five file names), and leaves other files alone."""
+    out = tmp_path / "out"
+    args = ["diagnose", str(DATA / "diabetes.csv"), "-t", "target", "-q", "--n-alphas", "5",
+            "-o", str(out)]
+    assert CliRunner().invoke(app, args).exit_code == 0
+    assert len(list(out.glob("*.png"))) == 5
+    (out / "notes.png").write_bytes(b"the user's own file")
+    assert CliRunner().invoke(app, [*args, "--no-plots", "--seed", "3"]).exit_code == 0
+    assert sorted(p.name for p in out.iterdir()) == ["notes.png", "report.json"]
