@@ -93,7 +93,7 @@ def plan(paths: Sequence[str], command_line: Mapping[str, Any],
         for given in paths:
             matches = expand(given, Path("."))
             if not matches:
-                found.append((given, None, None, _nothing_matches(given)))
+                found.append((given, None, None, _nothing_matches(given, Path("."))))
             for shown, file in matches:
                 found.append((shown, file, known.get(_key(file)), None))
         single = len(paths) == 1 and not GLOB_CHARS.search(paths[0]) \
@@ -102,7 +102,8 @@ def plan(paths: Sequence[str], command_line: Mapping[str, Any],
         for entry in project.datasets:
             matches = expand(entry.path, project.folder)
             if not matches:
-                found.append((entry.path, None, entry, _nothing_matches(entry.path)))
+                found.append((entry.path, None, entry,
+                              _nothing_matches(entry.path, project.folder)))
             for shown, file in matches:
                 found.append((shown, file, entry, None))
         single = False
@@ -463,7 +464,10 @@ def _key(file: Path) -> str:
     return os.path.normcase(os.path.realpath(file))
 
 
-def _nothing_matches(given: str) -> str:
+def _nothing_matches(given: str, base: Path) -> str:
+    full = Path(given) if Path(given).is_absolute() else base / given
+    if not GLOB_CHARS.search(given) and full.is_dir():
+        return f"{given} is a folder with no CSV file in it ({', '.join(CSV_SUFFIXES)})"
     return f"no CSV file matches {given}"
 
 
