@@ -22,6 +22,7 @@ from .errors import ExitCode, InputNotFound, OverfitcheckError, UsageProblem
 from .outcome import Outcome, most_severe
 from .output import REPORT_FILE, write_outputs
 from .project_config import (
+    BUILT_IN,
     CONFIG_TYPES,
     RUN_DEFAULTS,
     DatasetEntry,
@@ -121,7 +122,8 @@ def plan(paths: Sequence[str], command_line: Mapping[str, Any],
     for name, (shown, file, entry, problem) in zip(names, found, strict=True):
         resolved = resolve(command_line, project, entry)
         values = resolved.values
-        if require_target and not values["target"]:
+        # Given but empty is a name: the one unnamed column (read as 'Unnamed: i').
+        if require_target and resolved.sources["target"] == BUILT_IN:
             raise UsageProblem(f"no target column for {shown}",
                                "pass --target COLUMN, or set target in the config file")
         config = resolved.config()

@@ -74,11 +74,11 @@ class LearningCurve:
 
     @property
     def train_mean(self) -> np.ndarray:
-        return np.nanmean(self.train_folds, axis=1)
+        return _mean(self.train_folds, np.ones(self.train_folds.shape[0], dtype=bool))
 
     @property
     def validation_mean(self) -> np.ndarray:
-        return np.nanmean(self.validation_folds, axis=1)
+        return _mean(self.validation_folds, np.ones(self.validation_folds.shape[0], dtype=bool))
 
     @property
     def validation_sd(self) -> np.ndarray:
@@ -121,8 +121,10 @@ def summarize(path: PenaltyPath, metric: str) -> Curve:
 
 
 def _mean(values: np.ndarray, complete: np.ndarray) -> np.ndarray:
+    """Mean over the folds that have a value; NaN where none has (a metric undefined on every
+    fold, a learning subset no fold could fit) or the row is not `complete`."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a metric undefined on every fold
+        warnings.simplefilter("ignore", RuntimeWarning)  # "Mean of empty slice": NaN is meant
         return np.where(complete, np.nanmean(values, axis=1), np.nan)
 
 

@@ -113,8 +113,9 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
         table = Table(source, None, None, ",", ".", "utf-8", None)
     elif config.max_rows is not None:  # read in chunks: the file may not fit in memory
 
-        def has_target(chunk: pd.DataFrame) -> np.ndarray:
-            return chunk[_resolve_column(chunk, config.target, "target")].notna().to_numpy()
+        def has_target(chunk: pd.DataFrame, header: tuple[str, ...] | None) -> np.ndarray:
+            column = _resolve_column(chunk, config.target, "target", header)
+            return chunk[column].notna().to_numpy()
 
         table, n_read, n_with_target = read_sample(
             source, config.max_rows, config.seed, config.chunk_rows or SAMPLE_CHUNK_ROWS,

@@ -110,8 +110,9 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                             "the grid; widen it with --alpha-min / --alpha-max")
         failed = int(curve.not_converged.sum())
         if failed:
-            warnings.append(f"{FAMILY_NAMES[penalty]}: {failed} fits stopped before converging "
-                            f"(at {int((curve.not_converged > 0).sum())} alphas)"
+            at = int((curve.not_converged > 0).sum())
+            warnings.append(f"{FAMILY_NAMES[penalty]}: {failed} fit{'s' * (failed != 1)} stopped "
+                            f"before converging (at {at} alpha{'s' * (at != 1)})"
                             + (": the classes are separable, so the unpenalized coefficients "
                                "diverge - overfitting by construction" if penalty == "none"
                                and dataset.task != "regression" else ""))

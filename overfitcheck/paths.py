@@ -212,6 +212,10 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", LinAlgWarning)
+        # A small fold where most rows have a class of their own: the report's notes already
+        # say the classes are rare; scikit-learn would repeat it for every fit.
+        warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%",
+                                UserWarning)
         return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
                                saturate)
 
@@ -365,7 +369,9 @@ def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
     if task == "binary":
         base = np.nan_to_num(base, posinf=np.log(1 / np.finfo(float).eps),
                              neginf=-np.log(1 / np.finfo(float).eps))
-    if penalty == "baseline" or present.size < 2:
+    # One class, or no feature varies in this fold (every standardized column is 0, e.g. p >> n
+    # with constant columns): the best model is the intercept, the training class frequencies.
+    if penalty == "baseline" or present.size < 2 or not Xt.any():
         return _Fit(np.zeros((A, outputs, p)), np.tile(base, (A, 1)), np.zeros(A, dtype=int))
     if task == "binary" and p < n and p <= NEWTON_MAX_FEATURES:
         from .paths_newton import binary_path  # it builds on this module

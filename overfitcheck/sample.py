@@ -10,12 +10,22 @@ import numpy as np
 import pandas as pd
 
 from .draws import row_draws
-from .read import EncodingChanged, Format, Table, read_chunks, sha256, sniff
+from .read import (
+    EncodingChanged,
+    Format,
+    Table,
+    header_notes,
+    header_of,
+    read_chunks,
+    sha256,
+    sniff,
+)
 
 SAMPLE_SALT = 0x5A4D_504C_4553  # "SAMPLES": the sample's draws differ from the folds'
 SAMPLE_CHUNK_ROWS = 100_000  # with --chunk-rows 0 (read whole) the sample still reads in chunks
 
-Keep = Callable[[pd.DataFrame], np.ndarray]
+# rows of a chunk to sample from, given the chunk and the header as written in the file
+Keep = Callable[[pd.DataFrame, tuple[str, ...] | None], np.ndarray]
 
 
 def read_sample(path: str | os.PathLike[str], rows: int, seed: int, chunk_rows: int,
@@ -41,8 +51,10 @@ def read_sample(path: str | os.PathLike[str], rows: int, seed: int, chunk_rows: 
         if set(mixed) <= set(text):
             break
         text = tuple(sorted(set(text) | set(mixed)))
+    header = header_of(fmt, frame)
+    notes += header_notes(header, frame)
     return (Table(frame, fmt.path, sha256(fmt.path), fmt.delimiter, fmt.decimal, fmt.encoding,
-                  fmt.compression, tuple(notes)), n_read, n_kept)
+                  fmt.compression, tuple(notes), header), n_read, n_kept)
 
 
 def _sample_pass(fmt: Format, notes: list[str], text: tuple[str, ...], rows: int, seed: int,
@@ -54,7 +66,7 @@ def _sample_pass(fmt: Format, notes: list[str], text: tuple[str, ...], rows: int
     for chunk in read_chunks(fmt, chunk_rows, notes, text=text):
         for name, dtype in chunk.dtypes.items():
             kinds.setdefault(str(name), set()).add(pd.api.types.is_numeric_dtype(dtype))
-        accepted = np.asarray(keep(chunk), dtype=bool)
+        accepted = np.asarray(keep(chunk, header_of(fmt, chunk)), dtype=bool)
         chunk_draws = row_draws(start, start + len(chunk), seed ^ SAMPLE_SALT)[accepted]
         start += len(chunk)
         n_kept += int(accepted.sum())

@@ -473,7 +473,7 @@ def test_separable_classes_are_overfitting_by_construction(tmp_path):
     assert none["penalty"] == "none" and none["verdict"] == "overfitting"
     assert none["not_converged"] == 6  # five folds and the fit on all rows, each capped
     assert report["warnings"][0] == (
-        "unregularized: 6 fits stopped before converging (at 1 alphas): the classes are "
+        "unregularized: 6 fits stopped before converging (at 1 alpha): the classes are "
         "separable, so the unpenalized coefficients diverge - overfitting by construction")
     assert f"note: {report['warnings'][0]}" in stderr_text(result)
     assert report["paths"]["none"]["not_converged"] == [6]
@@ -495,8 +495,9 @@ def test_exactly_collinear_features(tmp_path):
         said = [w for w in report["warnings"] if w.startswith(f"{name}: ")]
         alphas = sum(c > 0 for c in report["paths"][model["penalty"]]["not_converged"])
         if model["not_converged"]:  # coordinate descent may wander along the tie: counted
-            assert said == [f"{name}: {model['not_converged']} fits stopped before converging "
-                            f"(at {alphas} alphas)"]
+            fits = model["not_converged"]
+            assert said == [f"{name}: {fits} fit{'s' * (fits != 1)} stopped before converging "
+                            f"(at {alphas} alpha{'s' * (alphas != 1)})"]
         else:
             assert said == []
 
@@ -567,3 +568,105 @@ def test_installed_command_with_hostile_names(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == [
         "coefficient_path_l1.png", "learning_curves.png", "report.json", "summary.png",
         "validation_curve_l1.png", "validation_curve_l2.png"]
+
+
+# Minimal files the property test found (each once exited 4 or leaked a warning to stderr).
+FOUND = {
+    # Every feature is constant in a training fold: the fit is the intercept alone.
+    "zero_features.csv": ("""\
+x,y,y,y
+0,0.0,7,"3,400.5"
+1,0.0,7,"3,400.5"
+0,0.0,7,"1,200"
+0,0.0,7,abc
+""", "x"),
+    # Most rows of a training fold have a class of their own: scikit-learn's "more than 50%
+    # unique classes" warning stays inside the fits.
+    "many_labels.csv": ("""\
+x,label
+-0.782,c10
+-0.257,c12
+0.008,a
+-0.276,a
+1.294,a
+1.007,c13
+-2.711,a
+-1.889,c1
+-0.175,c7
+-0.422,c5
+0.214,c0
+0.217,c14
+2.118,c4
+-1.112,c8
+-0.378,a
+2.043,a
+0.647,c9
+0.663,a
+-0.514,a
+-1.648,a
+0.167,a
+0.109,a
+-1.227,a
+-0.683,a
+-0.072,a
+-0.945,c2
+-0.098,c6
+0.095,a
+0.036,c11
+-0.506,a
+0.594,c3
+0.891,c15
+""", "label"),
+    # A learning subset that no fold can fit: its mean over folds is NaN, without "Mean of
+    # empty slice" on stderr.
+    "empty_slice.csv": ("""\
+x,x,x, ,x
+0.0,0.0,0.0,0,
+0.0,0.0,0.0,,
+0.0,0.0,0.9073948677760444,2,
+0.0,0.0,0.0,3,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,6,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,9,
+0.0,0.0,0.0,10,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,12,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,14,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,16,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,,
+0.0,0.0,0.0,21,
+0.0,0.0,0.0,22,
+""", " "),
+}
+
+
+@pytest.mark.parametrize("name", sorted(FOUND))
+def test_files_the_property_test_found(tmp_path, name):
+    content, target = FOUND[name]
+    path = tmp_path / name
+    path.write_text(content, encoding="utf-8")
+    result, report = diagnose(tmp_path, path, "--target", target, "--cv", "2", "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stderr == ""
+    assert report["verdict"] in ("overfitting", "underfitting", "good_fit", "inconclusive")
+
+
+def test_an_empty_target_name_means_the_unnamed_column(tmp_path):
+    path = tmp_path / "unnamed.csv"
+    path.write_text("a,,c\n" + "".join(f"{i},{(i * 7) % 5},{i % 3}\n" for i in range(12)),
+                    encoding="utf-8")
+    result, report = diagnose(tmp_path, path, "--target", "")
+    assert result.exit_code == 0, result.output
+    assert report["target"] == "Unnamed: 1"
+    missing = CliRunner().invoke(app, ["diagnose", str(path), "-o", str(tmp_path / "o")])
+    assert missing.exit_code == 2
+    assert missing.stderr.strip() == (f"overfitcheck: error: no target column for {path}. Fix: "
+                                      "pass --target COLUMN, or set target in the config file")

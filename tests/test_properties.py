@@ -14,7 +14,6 @@ import os
 import tempfile
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
@@ -104,10 +103,6 @@ def _listing(root: Path) -> dict[str, bytes | None]:
             for p in root.rglob("*")}
 
 
-# paths.py fits LogisticRegression on training folds where most labels are unique, and
-# scikit-learn's "number of unique classes is greater than 50%" UserWarning escapes to stderr
-# (exit 4 under filterwarnings=error). Reported to the lead; drop this mark once it is handled.
-@pytest.mark.filterwarnings("ignore:The number of unique classes:UserWarning")
 @settings(max_examples=EXAMPLES, derandomize=True, deadline=None, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
                                  HealthCheck.large_base_example])

@@ -11,6 +11,7 @@ import pytest
 
 from overfitcheck.diagnose import diagnose
 from overfitcheck.draws import row_draws
+from overfitcheck.errors import BadTarget
 from overfitcheck.sample import SAMPLE_SALT, read_sample
 
 
@@ -50,7 +51,8 @@ def test_the_sample_is_the_rows_with_the_smallest_seeded_draws(csv):
     draws[~kept] = np.iinfo(np.uint64).max
     expected = np.sort(np.argsort(draws, kind="stable")[:300])
 
-    def has_target(chunk):
+    def has_target(chunk, header):
+        assert header == ("a", "b", "c", "y")
         return chunk["y"].notna().to_numpy()
 
     table, n_read, n_kept = read_sample(csv, 300, 3, 1000, has_target)
@@ -65,3 +67,16 @@ def test_a_sample_larger_than_the_file_is_the_file(csv):
     report = diagnose(csv, target="y", max_rows=10_000, n_alphas=5, chunk_rows=1000)
     assert report.n_rows == 4900
     assert not any("random sample" in note for note in report.notes)
+
+
+def test_a_sample_says_what_a_whole_read_says_about_names(tmp_path):
+    path = tmp_path / "names.csv"
+    path.write_text("a,a,y\n" + "".join(f"{i},{i % 4},{(i * 7) % 11}\n" for i in range(40)),
+                    encoding="utf-8")
+    sampled = diagnose(path, target="y", max_rows=30, n_alphas=3)
+    assert sampled.notes[0] == "columns 1 and 2 are both named 'a': read as 'a' and 'a.1'"
+    twice = tmp_path / "twice.csv"
+    twice.write_text("a,y,y\n" + "".join(f"{i},{i},{i % 3}\n" for i in range(40)),
+                     encoding="utf-8")
+    with pytest.raises(BadTarget, match=r"target 'y' names 2 columns \(columns 2 and 3\)"):
+        diagnose(twice, target="y", max_rows=30, n_alphas=3)
