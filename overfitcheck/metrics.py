@@ -35,7 +35,11 @@ def regression_errors(y: np.ndarray, pred: np.ndarray) -> dict[str, np.ndarray]:
     mse = np.mean(resid**2, axis=0)
     total = np.sum((y - y.mean()) ** 2)
     # scikit-learn's r2_score: 1 when the fit is perfect, 0 for a constant y predicted exactly.
-    one_minus_r2 = np.sum(resid**2, axis=0) / total if total > 0 else np.where(mse > 0, 1.0, 0.0)
+    # A nearly constant y under large errors (2.6e-146 beside 0) has a ratio beyond the largest
+    # float: it is inf, as the limit says, not an overflow warning.
+    with np.errstate(over="ignore"):
+        one_minus_r2 = np.sum(resid**2, axis=0) / total if total > 0 else \
+            np.where(mse > 0, 1.0, 0.0)
     return {"rmse": np.sqrt(mse), "mae": np.mean(np.abs(resid), axis=0), "r2": one_minus_r2}
 
 

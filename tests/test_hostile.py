@@ -619,6 +619,18 @@ x,label
 """, "label"),
     # A learning subset that no fold can fit: its mean over folds is NaN, without "Mean of
     # empty slice" on stderr.
+    # A validation fold whose target is nearly constant (0 and 2.6e-146) under large errors:
+    # 1 - R^2 is beyond the largest float, inf, without an overflow warning.
+    "near_constant.csv": ("""\
+x,x,y
+0.0,0.000e-300,
+0.0,1.000e-300,2.6056108315145515e-146
+0.0,0.000e-300,
+0.0,0.000e-300,
+0.0,0.000e-300,349355296.0
+1.0,0.000e-300,0.0
+0.0,0.000e-300,0.0
+""", "y"),
     "empty_slice.csv": ("""\
 x,x,x, ,x
 0.0,0.0,0.0,0,
