@@ -282,7 +282,10 @@ def _fit_regression(Xt: np.ndarray, yt: np.ndarray, penalty: str, alphas: np.nda
     if penalty == "none":
         # Minimum-norm least squares, as LinearRegression: scipy's lstsq(cond=tol) drops singular
         # values below tol = 1e-6 of the largest, so near-collinear columns do not blow up.
-        keep = s > LSTSQ_COND * s[0]
+        # Standardized columns have singular values near sqrt(n); one below eps * sqrt(n) comes
+        # from dust that standardizing left unscaled (values like 1e-244 beside zeros), and
+        # dividing by it would overflow: it is dropped too.
+        keep = s > max(LSTSQ_COND * s[0], np.finfo(float).eps * np.sqrt(n))
         coef = Vt[keep].T @ (uty[keep] / s[keep])
         return _Fit(np.broadcast_to(coef, (A, 1, p)).copy(), intercept, none)
     # Ridge for every alpha from one SVD: w = V diag(s / (s^2 + n alpha)) U'y.

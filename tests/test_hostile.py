@@ -579,7 +579,7 @@ x,y,y,y
 1,0.0,7,"3,400.5"
 0,0.0,7,"1,200"
 0,0.0,7,abc
-""", "x"),
+""", "x", "2"),
     # Most rows of a training fold have a class of their own: scikit-learn's "more than 50%
     # unique classes" warning stays inside the fits.
     "many_labels.csv": ("""\
@@ -616,7 +616,7 @@ x,label
 -0.506,a
 0.594,c3
 0.891,c15
-""", "label"),
+""", "label", "2"),
     # A learning subset that no fold can fit: its mean over folds is NaN, without "Mean of
     # empty slice" on stderr.
     # A validation fold whose target is nearly constant (0 and 2.6e-146) under large errors:
@@ -630,7 +630,19 @@ x,x,y
 0.0,0.000e-300,349355296.0
 1.0,0.000e-300,0.0
 0.0,0.000e-300,0.0
-""", "y"),
+""", "y", "2"),
+    # A feature of dust (2e-244 beside zeros) that standardizing leaves unscaled, under a target
+    # up to 1e150: least squares drops its tiny singular value instead of overflowing.
+    "dust_feature.csv": ("""\
+x,y,x
+2.0740189578964734e-244,1.000e-300,
+1.0,0.000e-300,1.0
+0.0,0.000e-300,0.0
+0.0,0.000e-300,
+0.0,0.000e-300,
+0.0,0.000e-300,
+0.0,1.000e150,
+""", "y", "3"),
     "empty_slice.csv": ("""\
 x,x,x, ,x
 0.0,0.0,0.0,0,
@@ -656,16 +668,16 @@ x,x,x, ,x
 0.0,0.0,0.0,,
 0.0,0.0,0.0,21,
 0.0,0.0,0.0,22,
-""", " "),
+""", " ", "2"),
 }
 
 
 @pytest.mark.parametrize("name", sorted(FOUND))
 def test_files_the_property_test_found(tmp_path, name):
-    content, target = FOUND[name]
+    content, target, cv = FOUND[name]  # the --cv the property test used
     path = tmp_path / name
     path.write_text(content, encoding="utf-8")
-    result, report = diagnose(tmp_path, path, "--target", target, "--cv", "2", "-q")
+    result, report = diagnose(tmp_path, path, "--target", target, "--cv", cv, "-q")
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert report["verdict"] in ("overfitting", "underfitting", "good_fit", "inconclusive")
