@@ -15,6 +15,7 @@ from overfitcheck.dataset import Dataset
 
 DATA = Path(__file__).parent / "data"
 ROOT = Path(__file__).parent.parent
+GOLDEN = Path(__file__).parent / "golden"
 
 
 def reference_frame(path: Path, dataset: Dataset) -> pd.DataFrame:
@@ -48,3 +49,16 @@ def reference_pipeline(frame: pd.DataFrame, dataset: Dataset, model, drop_first:
             encoder), categorical))
     return Pipeline([("prep", ColumnTransformer(parts)), ("scale", StandardScaler()),
                      ("model", model)])
+
+
+def check_golden(name: str, text: str, update: bool) -> None:
+    """Compare `text` with tests/golden/NAME, or rewrite that file under --update-golden."""
+    path = GOLDEN / name
+    if update:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.exists(), f"{path} is missing; create it with pytest --update-golden"
+    assert text == path.read_text(encoding="utf-8"), (
+        f"rendered text differs from {path}; if the change is intended, run pytest "
+        "--update-golden on its test and review the diff")

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
+from helpers import check_golden
 from outcomes import HOSTILE, make_outcomes
 from rich.console import Console
 from rich.table import Table
@@ -13,8 +13,6 @@ from rich.table import Table
 from overfitcheck.errors import ExitCode
 from overfitcheck.outcome import Outcome
 from overfitcheck.render_terminal import MAX_SUMMARY_NAME, VERDICT_STYLES, render_summary
-
-GOLDEN = Path(__file__).parent / "golden"
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +28,7 @@ def render(outcomes, width: int) -> str:
 
 @pytest.mark.parametrize("width", [100, 80])
 def test_golden_summary(outcomes, width, update_golden):
-    path = GOLDEN / f"summary_{width}.txt"
-    text = render(outcomes, width)
-    if update_golden:
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} is missing; create it with pytest --update-golden"
-    assert text == path.read_text(encoding="utf-8"), (
-        f"rendered text differs from {path}; if the change is intended, run pytest "
-        "tests/test_render_summary.py --update-golden and review the diff")
+    check_golden(f"summary_{width}.txt", render(outcomes, width), update_golden)
 
 
 def _table(outcomes) -> Table:

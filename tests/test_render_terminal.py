@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from helpers import check_golden
 from rich.console import Console
 
 from overfitcheck import diagnose
@@ -17,7 +18,6 @@ from overfitcheck.dataset import ColumnPlan
 from overfitcheck.render_terminal import _clean, _count, _folds, _num, _pct, render_terminal
 
 DATA = Path(__file__).parent / "data"
-GOLDEN = Path(__file__).parent / "golden"
 
 
 # jobs=1: with parallel folds the count of "fits stopped before converging" in the warnings
@@ -60,18 +60,6 @@ def section(text: str, heading: str) -> str:
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith(HEADINGS)),
                len(lines))
     return "\n".join(lines[start:end]).strip("\n")
-
-
-def check_golden(name: str, text: str, update: bool) -> None:
-    path = GOLDEN / name
-    if update:
-        path.parent.mkdir(exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-        return
-    assert path.exists(), f"{path} is missing; create it with pytest --update-golden"
-    assert text == path.read_text(encoding="utf-8"), (
-        f"rendered text differs from {path}; if the change is intended, run "
-        "pytest tests/test_render_terminal.py --update-golden and review the diff")
 
 
 @pytest.mark.parametrize("name", ["diabetes", "penguins", "khan"])
