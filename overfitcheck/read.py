@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bz2
+import codecs
 import csv
 import gzip
 import hashlib
@@ -95,7 +96,7 @@ def read_table(path: str | os.PathLike[str], encoding: str | None = None) -> Tab
         check_read(os.path.getsize(fmt.path), fmt.path)
     notes = list(fmt.notes)
     frame = _read(fmt, notes)
-    _check_frame(frame, fmt.path)
+    check_frame(frame, fmt.path)
     if _row_names(frame, notes):
         frame = frame.reset_index(drop=True)
     header = header_of(fmt, frame)
@@ -162,7 +163,7 @@ def read_chunks(fmt: Format, rows: int, notes: list[str], text: tuple[str, ...] 
     first = True
     for frame in _read(fmt, notes, chunksize=rows, dtype={c: str for c in text} or None):
         if first:
-            _check_frame(frame, fmt.path)
+            check_frame(frame, fmt.path)
             _row_names(frame, notes)
             first = False
         yield frame
@@ -171,7 +172,60 @@ def read_chunks(fmt: Format, rows: int, notes: list[str], text: tuple[str, ...] 
                         "give a CSV file with data rows")
 
 
-def _check_frame(frame: pd.DataFrame, path: str) -> None:
+# Encodings in which a line end is the single byte 0x0A, so a file can be cut after one.
+_CUTTABLE = {"utf-8", "utf-8-sig", "cp1252", "latin-1", "iso8859-1", "ascii"}
+
+
+class CutFailed(Exception):
+    """A byte range did not parse as whole rows (a cut inside a quoted field, a malformed row,
+    a decoding error): read the file in order instead, which reports the problem if any."""
+
+
+def split_ranges(fmt: Format, rows: int) -> list[tuple[int, int]] | None:
+    """Byte ranges of about `rows` rows each, every one ending at a line end, for parsing in
+    parallel with read_range; the first holds the header. None when the file cannot be cut
+    (compressed, a multi-byte line end, no estimate of its row length)."""
+    if fmt.compression is not None or not fmt.rows_estimate or \
+            codecs.lookup(fmt.encoding).name not in _CUTTABLE:
+        return None
+    size = os.path.getsize(fmt.path)
+    step = max(int(rows * size / fmt.rows_estimate), 1)
+    bounds = [0]
+    with open(fmt.path, "rb") as handle:
+        header_end = len(handle.readline())
+        while bounds[-1] + step < size:
+            handle.seek(bounds[-1] + step)
+            handle.readline()  # on to the end of the line the cut fell in
+            cut = max(handle.tell(), header_end)
+            if cut >= size:
+                break
+            bounds.append(cut)
+    bounds.append(size)
+    return list(zip(bounds[:-1], bounds[1:], strict=True))
+
+
+def read_range(fmt: Format, start: int, stop: int, names: list[str] | None,
+               text: tuple[str, ...] = ()) -> pd.DataFrame:
+    """The rows in bytes [start, stop) (split_ranges' cuts), parsed as read_chunks parses
+    them; the first range reads the header, the others take its column `names`. Raises
+    CutFailed when the bytes are not whole rows of this table."""
+    with open(fmt.path, "rb") as handle:
+        handle.seek(start)
+        data = handle.read(stop - start)
+    options = _options(fmt, {c: str for c in text} or None)
+    try:
+        frame = pd.read_csv(io.BytesIO(data), encoding=fmt.encoding, **options,
+                            **({} if start == 0 else {"header": None, "names": names}))
+    except Exception as err:  # noqa: BLE001 - any failure: the reader in order has the message
+        raise CutFailed(str(err)) from err
+    index = frame.index
+    if not (isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1) or \
+            (names is not None and list(frame.columns) != names):
+        raise CutFailed("the rows do not line up with the header")
+    return frame
+
+
+def check_frame(frame: pd.DataFrame, path: str) -> None:
     if frame.shape[1] == 0:
         raise EmptyFile(f"{path} has no columns", "give a CSV file with a header row")
     if len(frame) == 0:
@@ -281,12 +335,16 @@ def _read(fmt: Format, notes: list[str], chunksize: int | None = None, dtype=Non
     against 1.05 s for its pyarrow engine (which cannot read in chunks either), and a file gives
     the same numbers read whole or in chunks.
     """
-    options = dict(sep=fmt.delimiter, decimal=fmt.decimal, na_values=NA_VALUES,
-                   keep_default_na=True, compression=fmt.compression, engine="c",
-                   low_memory=False, dtype=dtype)
+    options = _options(fmt, dtype)
     if chunksize is None:
         return _parse(fmt, notes, options)
     return _parse_chunks(fmt, notes, options, chunksize)
+
+
+def _options(fmt: Format, dtype) -> dict:
+    return dict(sep=fmt.delimiter, decimal=fmt.decimal, na_values=NA_VALUES,
+                keep_default_na=True, compression=fmt.compression, engine="c",
+                low_memory=False, dtype=dtype)
 
 
 def _parse(fmt: Format, notes: list[str], options: dict) -> pd.DataFrame:

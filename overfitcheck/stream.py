@@ -16,13 +16,16 @@ that turn out to be text) triggers one more pass with the right types.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import os
 import queue
 import resource
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -47,7 +50,19 @@ from .dataset import (
 from .errors import NoFeatures, NotACsv, TooFewRows
 from .paths import gram_suits
 from .paths_gram import RegressionData
-from .read import EncodingChanged, Format, header_notes, header_of, read_chunks, sha256, sniff
+from .read import (
+    CutFailed,
+    EncodingChanged,
+    Format,
+    check_frame,
+    header_notes,
+    header_of,
+    read_chunks,
+    read_range,
+    sha256,
+    sniff,
+    split_ranges,
+)
 from .splits import BLOCK_RULE, LEARNING_LEVELS, fold_of_rows, level_of_rows
 
 # Rows turned into accumulated columns at a time (the dense block stays a few tens of MB).
@@ -59,6 +74,8 @@ CACHE_BYTES = 1 << 30
 # waits for the next pass, where its plan (capped levels, or dropped) is known.
 TRACK_LEVELS = 256
 MAX_PASSES = 3
+# Threads parsing chunks at once (each holds one chunk's frame).
+WORKERS = 2
 
 
 @dataclass
@@ -103,50 +120,92 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     chunk_rows = config.chunk_rows
     fmt = sniff(path, config.encoding)
     notes: list[str] = list(fmt.notes)
-    chunks = read_chunks(fmt, chunk_rows, notes)
-    try:
-        first = next(chunks)
-        second = next(chunks, None)
-    except EncodingChanged:  # not UTF-8 after all: the whole-file reader sorts that out
-        return None
-    if second is None:  # one chunk holds the file: read it whole
-        return None
+    ranges = split_ranges(fmt, chunk_rows)
+    chunks: Iterator[pd.DataFrame] | None = None
+    if ranges is not None:
+        if len(ranges) < 2:  # one chunk holds the file: read it whole
+            return None
+        try:
+            first = read_range(fmt, *ranges[0], None)
+            check_frame(first, fmt.path)
+        except CutFailed:  # e.g. R's row names: the reader in order says what it does
+            ranges = None
+    if ranges is None:
+        chunks = read_chunks(fmt, chunk_rows, notes)
+        try:
+            first = next(chunks)
+            second = next(chunks, None)
+        except EncodingChanged:  # not UTF-8 after all: the whole-file reader sorts that out
+            return None
+        if second is None:
+            return None
+        chunks = itertools.chain([first, second], chunks)  # the first pass goes on from here
     header = header_of(fmt, first)
     notes += header_notes(header, first)
     target = _resolve_column(first, config.target, "target", header)
     y_first = first[target].dropna()
     if y_first.nunique() < 2 or config.task not in (None, "regression") or \
             (config.task is None and _infer_task(y_first, None)[0] != "regression"):
-        chunks.close()
         return None  # the whole-file rules give the exact message, or classify
-    digest: dict[str, str] = {}
-    hasher = threading.Thread(target=lambda: digest.update(sha=sha256(fmt.path)), daemon=True)
-    hasher.start()
     names = [str(c) for c in first.columns if str(c) != target]
     kinds = {c: _guess_kind(first[c]) for c in names}
     columns = 2 * sum(k == "numeric" for k in kinds.values()) + sum(
         min(first[c].nunique(), TRACK_LEVELS) + 1 for c in names if kinds[c] == "categorical")
     if not gram_suits(columns, len(first), config.cv * LEARNING_LEVELS):
         return None  # too wide for per-cell Grams: the in-memory engine fits it row by row
+    digest: dict[str, str] = {}
+    hasher = threading.Thread(target=lambda: digest.update(sha=sha256(fmt.path)), daemon=True)
+    hasher.start()
+
+    def sources(text: tuple[str, ...], opening: bool) -> Callable[[], Source]:
+        """The chunks of a pass that keeps `text` columns as text (opening: the first pass,
+        which goes on from the probe's chunks)."""
+        if ranges is not None:
+            names_read = [str(c) for c in first.columns]
+            return lambda: RangeSource(fmt, ranges, names_read, text,
+                                       first if opening and not text else None)
+        return lambda: FrameSource(chunks if opening and chunks is not None else
+                                   read_chunks(fmt, chunk_rows, notes if opening else [], text))
+
+    try:
+        settled = _passes(fmt, config, target, names, kinds, sources, progress)
+    except CutFailed:  # a cut fell inside a quoted line break, or a row is malformed
+        ranges = None
+        chunks = None
+        settled = _passes(fmt, config, target, names, kinds, sources, progress)
+    if settled is None:
+        return None
+    state, plans = settled
+    if state.n_rows < 4:
+        raise TooFewRows(f"only {state.n_rows} row{' has' if state.n_rows == 1 else 's have'} "
+                         "a target", "give at least 4 rows")
+    hasher.join()
+    return state.result(plans, notes, digest["sha"])
+
+
+def _passes(fmt: Format, config: Config, target: str, names: list[str],
+            kinds: dict[str, str], sources, progress: Progress | None):
+    """Read the file until every column's type is settled (at most MAX_PASSES times): the
+    final pass and each column's plan, or None when the whole-file reader must take over."""
+    kinds = dict(kinds)
     text: set[str] = set()
     fixed: dict[str, Encoding] = {}
-    source = itertools.chain([first, second], chunks)  # the first pass goes on from the probe
     for attempt in range(MAX_PASSES):
         stage = "reading rows" if attempt == 0 else "reading rows again (column types settled)"
-        state = _Pass(fmt, config, target, names, kinds, chunk_rows, tuple(sorted(text)), fixed)
+        settled_text = tuple(sorted(text))
+        state = _Pass(fmt, config, target, names, kinds, config.chunk_rows, settled_text,
+                      fixed, sources(settled_text, False))
         try:
-            state.run(progress, stage, source)
+            state.run(progress, stage, sources(settled_text, attempt == 0)())
         except (EncodingChanged, ReadWhole):
             # Not UTF-8 deep in the file: the whole-file reader handles it (cp1252, with a
             # note); column names read as UTF-8 might not even match. Or numbers whose squares
             # would overflow the sums: the whole-file rules rescale them first.
             return None
-        finally:
-            source = None
         plans = {c: plan_column(state.summaries[c], c, config) for c in names}
         wrong = [c for c in names if not state.consistent(c, plans[c][1])]
         if not wrong:
-            break
+            return state, plans
         # The whole file says text where a chunk guessed numbers (or the reverse), or a text
         # column had too many labels to accumulate: the next pass encodes them as planned.
         for c in wrong:
@@ -157,14 +216,9 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
                 text.add(c)
             if encoding.kind == "categorical":
                 fixed[c] = encoding
-    else:  # pragma: no cover - each pass settles at least the columns it got wrong
-        raise NotACsv(f"{fmt.path}: column types did not settle in {MAX_PASSES} passes",
-                      "diagnose a sample with --max-rows")
-    if state.n_rows < 4:
-        raise TooFewRows(f"only {state.n_rows} row{' has' if state.n_rows == 1 else 's have'} "
-                         "a target", "give at least 4 rows")
-    hasher.join()
-    return state.result(plans, notes, digest["sha"])
+    # pragma: no cover - each pass settles at least the columns it got wrong
+    raise NotACsv(f"{fmt.path}: column types did not settle in {MAX_PASSES} passes",
+                  "diagnose a sample with --max-rows")
 
 
 class ReadWhole(Exception):
@@ -181,7 +235,7 @@ class _Pass:
 
     def __init__(self, fmt: Format, config: Config, target: str, names: list[str],
                  kinds: dict[str, str], chunk_rows: int, text: tuple[str, ...],
-                 fixed: dict[str, Encoding]):
+                 fixed: dict[str, Encoding], again: Callable[[], Source]):
         self.fmt, self.config, self.target, self.names = fmt, config, target, names
         self.kinds, self.chunk_rows, self.text_columns = dict(kinds), chunk_rows, text
         self.fixed = dict(fixed)  # categorical columns whose plan is known: one column a level
@@ -202,44 +256,46 @@ class _Pass:
         self.stats = CellStats.zeros(self.n_cells, self.q)
         self.cache: list | None = []
         self.cache_bytes = 0
+        self.centred = False
+        self.again: Callable[[], Source] = again  # the same chunks, for a second read
 
-    def run(self, progress: Progress | None, stage: str,
-            frames: Iterator[pd.DataFrame] | None = None) -> None:
+    def run(self, progress: Progress | None, stage: str, source: Source) -> None:
+        """Read the file once: chunks are parsed and summarized on WORKERS threads, given
+        their rows' cells and label columns here in file order, and summed into the cell
+        statistics on one more thread, in file order (the same sums on every run)."""
         limit = _cache_limit()
         row_bytes = 8 * len(self.numeric) + 4 * len(self.categorical) + 16
         if self.fmt.rows_estimate and self.fmt.rows_estimate * row_bytes > 2 * limit:
             self.cache = None  # plainly too big to keep: do not fill memory only to drop it
-        if frames is None:
-            frames = read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)
-        for frame in prefetch(frames):
-            self.n_read += len(frame)
-            frame = self._with_target(frame)
-            if frame.empty:
-                continue
-            for c in [self.target, *self.names]:  # the rules see the rows with a target, as
-                part = ColumnSummary.of(frame[c])  # load_dataset's do
-                self.summaries[c] = self.summaries[c].merge(part) if c in self.summaries \
-                    else part
-            chunk = self._encode(frame)
-            values, codes, ys, cell = chunk
-            if self.q > self.stats.n_columns:
-                self.stats = self.stats.widen(self.q)
-            for lo in range(0, ys.size, BLOCK_ROWS):
-                rows = slice(lo, lo + BLOCK_ROWS)
-                Z, columns = self.z_block(values[rows], codes[rows])
-                self.stats.add(Z, ys[rows], cell[rows], columns)
-            if self.cache is not None:
-                self.cache_bytes += sum(a.nbytes for a in chunk)
-                self.cache = self.cache + [chunk] if self.cache_bytes <= limit else None
-            if progress is not None:
-                progress(stage, self.n_read, 0)
+        summing: collections.deque = collections.deque()
+        with _Pool() as pool:
+            for part in source.parts(pool.parse, self._prepare):
+                self.n_read += part.n_read
+                for c, summary in part.summaries.items():  # the rules see the rows with a
+                    self.summaries[c] = self.summaries[c].merge(summary) \
+                        if c in self.summaries else summary  # target, as load_dataset's do
+                if part.y is not None:
+                    chunk = self._settle(part)
+                    summing.append(pool.sum.submit(self._sum, chunk, self.q))
+                    if self.cache is not None:
+                        self.cache_bytes += sum(a.nbytes for a in chunk)
+                        self.cache = self.cache + [chunk] if self.cache_bytes <= limit else None
+                while summing and (len(summing) > 1 or summing[0].done()):
+                    summing.popleft().result()  # at most two chunks wait to be summed
+                if progress is not None:
+                    progress(stage, self.n_read, 0)
+            while summing:
+                summing.popleft().result()
 
-    def _with_target(self, frame: pd.DataFrame) -> pd.DataFrame:
+    def _prepare(self, frame: pd.DataFrame, summarize: bool = True) -> _Part:
+        """What a chunk's rows give without the pass's state: column summaries, numbers and
+        factorized labels (runs on any thread, chunks in any order)."""
+        n_read = len(frame)
         keep = frame[self.target].notna().to_numpy()
-        return frame if keep.all() else frame.loc[keep]
-
-    def _encode(self, frame: pd.DataFrame):
-        """A chunk's rows (all with a target) as (numbers, label columns, shifted y, cell)."""
+        if not keep.all():
+            frame = frame.loc[keep]
+        if frame.empty:
+            return _Part(n_read, {})
         y, _ = _encode_target(frame[self.target], "regression", self.target)
         kinds = frame.dtypes
         plain = [j for j, c in enumerate(self.numeric) if kinds[c].kind in "fiu"]
@@ -250,29 +306,52 @@ class _Pass:
             for j, c in enumerate(self.numeric):
                 values[:, j] = frame[c].to_numpy(dtype=np.float64) if j in plain else \
                     encode_column(frame[c], Encoding("numeric"))[:, 0]
+        summaries = {c: ColumnSummary.of(frame[c]) for c in [self.target, *self.names]} \
+            if summarize else {}
         np.copyto(values, np.nan, where=np.isinf(values))  # infinities read as missing
         largest = np.max(np.abs(np.where(np.isnan(values), 0.0, values)), axis=0,
                          initial=0.0)
         if np.any((largest > HUGE) | ((largest > 0) & (largest < TINY))) \
                 or np.abs(y).max() > HUGE:
             raise ReadWhole
-        codes = np.empty((len(frame), len(self.categorical)), dtype=np.int32)
+        # hashing in C, then one lookup per label in _settle
+        labels = [pd.factorize(category_labels(frame[c])) for c in self.categorical]
+        return _Part(n_read, summaries, values, y, labels)
+
+    def _settle(self, part: _Part) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """A prepared chunk as (numbers, label columns, shifted y, cell), in file order: its
+        rows' indices (hence folds) follow the rows before it, and labels get accumulated
+        columns in the order they first appear."""
+        values, y = part.values, part.y
+        codes = np.empty((y.size, len(self.categorical)), dtype=np.int32)
         for j, c in enumerate(self.categorical):
-            codes[:, j] = self._codes(c, frame[c])
-        if self.n_rows == 0:  # a fixed centre keeps the sums of squares from losing digits
+            codes[:, j] = self._codes(c, *part.labels[j])
+        if not self.centred:  # a fixed centre keeps the sums of squares from losing digits
             self.centre = observed_means(values)
             self.y_centre = float(y.mean())
+            self.centred = True
         start = self.n_rows
         self.n_rows += y.size
         cell = fold_of_rows(start, self.n_rows, self.config.cv, self.config.seed) \
             * LEARNING_LEVELS + level_of_rows(start, self.n_rows, self.config.seed)
         return values, codes, y - self.y_centre, cell
 
-    def _codes(self, name: str, column: pd.Series) -> np.ndarray:
+    def _sum(self, chunk, q: int) -> None:
+        """Add a settled chunk to the cell statistics (on the summing thread only). Its rows
+        are taken cell by cell, so each cell's products are few and large."""
+        values, codes, ys, cell = chunk
+        if q > self.stats.n_columns:
+            self.stats = self.stats.widen(q)
+        order = np.argsort(cell, kind="stable")
+        for lo in range(0, ys.size, BLOCK_ROWS):
+            rows = order[lo:lo + BLOCK_ROWS]
+            Z, columns = self.z_block(values[rows], codes[rows])
+            self.stats.add(Z, ys[rows], cell[rows], columns)
+
+    def _codes(self, name: str, local: np.ndarray, uniques) -> np.ndarray:
         """Each row's accumulated column for its label (-1 once the column overflowed)."""
         if name in self.overflow:
-            return np.full(len(column), -1, dtype=np.int32)
-        local, uniques = pd.factorize(category_labels(column))  # hashing in C, then a lookup
+            return np.full(local.size, -1, dtype=np.int32)
         seen = self.labels[name]
         if name in self.fixed:  # label -> level -> column; a dropped first level has none
             mapping = self.fixed[name].mapping or {}
@@ -282,7 +361,7 @@ class _Pass:
         new = [label for label in uniques if label not in seen]
         if len(seen) + len(new) > TRACK_LEVELS:
             self.overflow.add(name)
-            return np.full(len(column), -1, dtype=np.int32)
+            return np.full(local.size, -1, dtype=np.int32)
         for label in new:
             seen[label] = self.q
             self.q += 1
@@ -395,12 +474,94 @@ class _Pass:
                                 "seed": self.config.seed, "rule": BLOCK_RULE})
 
     def _reread(self):
-        """The rows again, encoded as in the pass (every label was seen by the pass)."""
+        """The rows again, settled as in the pass (every label was seen by the pass)."""
         self.n_rows = 0
-        for frame in prefetch(read_chunks(self.fmt, self.chunk_rows, [], self.text_columns)):
-            frame = self._with_target(frame)
-            if not frame.empty:
-                yield self._encode(frame)
+        with _Pool() as pool:
+            for part in self.again().parts(pool.parse, partial(self._prepare, summarize=False)):
+                if part.y is not None:
+                    yield self._settle(part)
+
+
+@dataclass
+class _Part:
+    """A chunk prepared off the pass's state (see _Pass._prepare); y is None when none of its
+    rows has a target."""
+
+    n_read: int
+    summaries: dict[str, ColumnSummary]
+    values: np.ndarray | None = None
+    y: np.ndarray | None = None
+    labels: list = field(default_factory=list)  # per categorical column: (codes, uniques)
+
+
+class _Pool:
+    """WORKERS threads that parse and prepare chunks, and one that sums them in order."""
+
+    def __enter__(self) -> _Pool:
+        self.parse = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="parse")
+        self.sum = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sum")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for pool in (self.parse, self.sum):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
+class Source:
+    """Where a pass's chunks come from: parts(pool, prepare) gives each chunk prepared, in
+    file order."""
+
+    def parts(self, pool: ThreadPoolExecutor, prepare: Callable[[pd.DataFrame], _Part]
+              ) -> Iterator[_Part]:
+        raise NotImplementedError
+
+
+@dataclass
+class RangeSource(Source):
+    """A plain file cut into byte ranges (read.split_ranges): WORKERS ranges are parsed and
+    prepared at once, on the pool's threads (pandas' parser releases the GIL)."""
+
+    fmt: Format
+    ranges: list[tuple[int, int]]
+    names: list[str]
+    text: tuple[str, ...] = ()
+    first: pd.DataFrame | None = None  # the first range, already parsed by the probe
+
+    def parts(self, pool, prepare):
+        def job(i: int) -> _Part:
+            if i == 0 and self.first is not None:
+                frame, self.first = self.first, None
+            else:
+                frame = read_range(self.fmt, *self.ranges[i], self.names if i else None,
+                                   self.text)
+            return prepare(frame)
+
+        pending: collections.deque = collections.deque()
+        following = iter(range(len(self.ranges)))
+        try:
+            for i in itertools.islice(following, WORKERS):
+                pending.append(pool.submit(job, i))
+            while pending:
+                future = pending.popleft()
+                i = next(following, None)
+                if i is not None:
+                    pending.append(pool.submit(job, i))
+                yield future.result()
+        finally:
+            for future in pending:
+                future.cancel()
+
+
+@dataclass
+class FrameSource(Source):
+    """Frames from read.read_chunks (a compressed file, or one that cannot be cut): the next
+    one is parsed on a second thread while this one is prepared."""
+
+    frames: Iterator[pd.DataFrame]
+
+    def parts(self, pool, prepare):
+        for frame in prefetch(self.frames):
+            yield prepare(frame)
 
 
 def prefetch(frames: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:

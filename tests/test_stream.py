@@ -175,3 +175,61 @@ def test_trouble_deep_in_a_streamed_file_gets_the_whole_file_answer(tmp_path):
     streamed = diagnose(booleans, target="y", chunk_rows=1000, drop_first=True)
     _compare(whole.to_dict(), streamed.to_dict())
     assert next(c for c in streamed.columns if c.name == "flag").role == "categorical"
+
+
+def test_byte_ranges_cover_the_file_and_parse_as_the_whole_file(tmp_path):
+    """The cuts fall after line ends, cover every byte once, and the ranges parsed on their
+    own (the later ones with the header's names) are the file read whole, row for row."""
+    from overfitcheck.read import read_range, read_table, sniff, split_ranges
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    frame = pd.DataFrame({"x": rng.normal(size=n).round(4), "label": rng.choice(["a, b", "c"], n),
+                          "count": rng.integers(0, 9, n), "y": rng.normal(size=n)})
+    frame.loc[rng.choice(n, 50, replace=False), "x"] = np.nan
+    path = tmp_path / "plain.csv"
+    frame.to_csv(path, index=False)
+    fmt = sniff(path)
+    ranges = split_ranges(fmt, 1000)
+    data = path.read_bytes()
+    assert ranges[0][0] == 0 and ranges[-1][1] == len(data) and len(ranges) >= 3
+    assert all(stop == start for (_, stop), (start, _) in zip(ranges[:-1], ranges[1:], strict=True))
+    assert all(data[stop - 1:stop] == b"\n" for _, stop in ranges)
+    first = read_range(fmt, *ranges[0], None)
+    parts = [first] + [read_range(fmt, *r, list(first.columns)) for r in ranges[1:]]
+    pd.testing.assert_frame_equal(pd.concat(parts, ignore_index=True), read_table(path).frame)
+    assert split_ranges(sniff(_gzip(path)), 1000) is None  # a compressed file is read in order
+
+
+def test_a_cut_inside_a_quoted_line_break_is_caught(tmp_path):
+    """Every field spans lines: some cut falls inside quotes, that range does not parse as
+    rows (CutFailed), and the stream reads the file in order instead, as whole."""
+    from overfitcheck.read import CutFailed, read_range, sniff, split_ranges
+
+    rng = np.random.default_rng(8)
+    n = 3000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "note": "one\ntwo\nthree\nfour",
+                          "y": rng.normal(size=n)})
+    path = tmp_path / "lines.csv"
+    frame.to_csv(path, index=False)
+    fmt = sniff(path)
+    ranges = split_ranges(fmt, 1000)
+    names = list(frame.columns)
+    failed = 0
+    for i, r in enumerate(ranges):
+        try:
+            read_range(fmt, *r, names if i else None)
+        except CutFailed:
+            failed += 1
+    assert failed
+    whole = diagnose(path, target="y", chunk_rows=0, drop_first=True)
+    streamed = diagnose(path, target="y", chunk_rows=1000, drop_first=True)
+    _compare(whole.to_dict(), streamed.to_dict())
+
+
+def _gzip(path):
+    import gzip
+
+    packed = path.with_suffix(".csv.gz")
+    packed.write_bytes(gzip.compress(path.read_bytes()))
+    return packed
