@@ -226,7 +226,9 @@ def run_one(run: DatasetRun, *, progress: Progress | None = None) -> Outcome:
         if run.problem is not None:
             raise InputNotFound(run.problem, "check the path or glob and the current folder")
         report = diagnose(run.path, config=run.config, progress=progress)
-        written = write_outputs(report, run.output_dir, plots=run.plots)
+        # --jobs 1, or datasets in parallel: one process each; else the PNGs take two
+        processes = 1 if run.config.jobs == 1 or (os.cpu_count() or 1) < 2 else 2
+        written = write_outputs(report, run.output_dir, plots=run.plots, processes=processes)
     except Exception as error:
         _drop_stale(run)
         if isinstance(error, OverfitcheckError):

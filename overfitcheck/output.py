@@ -13,12 +13,14 @@ from .report import Report
 REPORT_FILE = "report.json"
 
 
-def write_outputs(report: Report, folder: Path, plots: bool = True) -> list[Path]:
+def write_outputs(report: Report, folder: Path, plots: bool = True, processes: int = 1
+                  ) -> list[Path]:
     """Write report.json (and the PNGs) into `folder`, creating it; return the written paths.
 
     Every file is rendered first and staged as a hidden temporary file in the folder; only when
     all are staged are they renamed into place, report.json last. A failure leaves neither a
-    half-written file nor a mix of two runs' files that this run meant to replace. Without
+    half-written file nor a mix of two runs' files that this run meant to replace. processes=2
+    draws the PNGs in two processes (render_pngs). Without
     plots, the PNGs an earlier run left under our file names are removed, so the folder never
     pairs this report with another run's plots.
     """
@@ -30,7 +32,7 @@ def write_outputs(report: Report, folder: Path, plots: bool = True) -> list[Path
     if plots:
         from .render_png import render_pngs  # matplotlib is slow to import: only when drawing
 
-        files.update(render_pngs(report))
+        files.update(render_pngs(report, processes))
     files[REPORT_FILE] = report.to_json().encode("utf-8")
     staged: list[tuple[Path, Path]] = []
     try:

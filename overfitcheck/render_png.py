@@ -14,6 +14,9 @@ from __future__ import annotations
 import functools
 import io
 import os
+import pickle
+import signal
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -181,40 +184,107 @@ def summary_figure(report: Report) -> Figure:
     return fig
 
 
-def render_pngs(report: Report) -> dict[str, bytes]:
+def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
     """Every figure as PNG bytes, keyed by its fixed file name (never derived from user text).
 
-    The bytes are deterministic: fixed dpi, fixed font, no version or timestamp metadata.
-    Writing them is the output module's job.
+    The bytes are deterministic: fixed dpi, fixed font, no version or time metadata. With
+    processes=2 (Linux), a forked copy of this process draws the figures of FORKED while this
+    one draws the rest: the same bytes in about half the time on two cores. Writing them is
+    the output module's job.
     """
-    figures = [
-        (FILE_NAMES["validation_l1"], lambda: validation_curve_figure(report, "l1")),
-        (FILE_NAMES["validation_l2"], lambda: validation_curve_figure(report, "l2")),
-        (FILE_NAMES["learning"], lambda: learning_curves_figure(report)),
-        (FILE_NAMES["path"], lambda: coefficient_path_figure(report)),
-        (FILE_NAMES["summary"], lambda: summary_figure(report)),
-    ]
+    figures = {
+        FILE_NAMES["validation_l1"]: lambda: validation_curve_figure(report, "l1"),
+        FILE_NAMES["validation_l2"]: lambda: validation_curve_figure(report, "l2"),
+        FILE_NAMES["learning"]: lambda: learning_curves_figure(report),
+        FILE_NAMES["path"]: lambda: coefficient_path_figure(report),
+        FILE_NAMES["summary"]: lambda: summary_figure(report),
+    }
+    import matplotlib.backends.backend_agg  # noqa: F401 - loaded before a fork, for both
+
+    forked = {}
+    if processes > 1 and sys.platform == "linux":
+        forked = _draw_in_child({FILE_NAMES[key]: figures.pop(FILE_NAMES[key])
+                                 for key in FORKED}, lambda: _draw_all(figures))
+        if forked is None:  # the copy failed (it cannot have output): draw them here
+            return render_pngs(report)
+    pngs = _draw_all(figures) if not forked else forked.pop(None)
+    pngs.update(forked)
+    return {name: pngs[name] for name in FILE_NAMES.values()}
+
+
+# Drawn by the forked copy: about half the drawing time (measured 0.55 s of 1.2 s).
+FORKED = ("learning", "validation_l1")
+
+
+def _draw_all(figures: dict) -> dict[str, bytes]:
+    return {name: _png(make()) for name, make in figures.items()}
+
+
+def _png(fig: Figure) -> bytes:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image  # matplotlib's own PNG writer
 
-    pngs = {}
-    for name, make in figures:
-        fig = make()
-        # The canvas _fit_layout measured with: its renderer keeps the text sizes and ticks.
-        canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-        with _style():
-            canvas.draw()  # the one draw: the figure is already laid out
-        # The figure is opaque (alpha is 255 everywhere), so the PNG is RGB; with zlib level 3
-        # that is smaller than matplotlib's RGBA at level 6 and 40% less encoding work. PIL
-        # writes no version or time, so reruns on the same report are byte-identical.
-        pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
-        buffer = io.BytesIO()
-        Image.fromarray(pixels).save(buffer, format="png", dpi=(DPI, DPI),
-                                     compress_level=PNG_COMPRESSION)
-        # No pyplot registry holds the figure, so dropping it frees it (Figure.clear would
-        # cost more, rebuilding every axis it empties).
-        pngs[name] = buffer.getvalue()
-    return pngs
+    # The canvas _fit_layout measured with: its renderer keeps the text sizes and ticks.
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    with _style():
+        canvas.draw()  # the one draw: the figure is already laid out
+    # The figure is opaque (alpha is 255 everywhere), so the PNG is RGB; with zlib level 3
+    # that is smaller than matplotlib's RGBA at level 6 and 40% less encoding work. PIL
+    # writes no version or time, so reruns on the same report are byte-identical.
+    pixels = np.asarray(canvas.buffer_rgba())[:, :, :3]
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="png", dpi=(DPI, DPI),
+                                 compress_level=PNG_COMPRESSION)
+    # No pyplot registry holds the figure, so dropping it frees it (Figure.clear would
+    # cost more, rebuilding every axis it empties).
+    return buffer.getvalue()
+
+
+def _draw_in_child(figures: dict, meanwhile) -> dict | None:
+    """Draw `figures` in a forked copy of this process while this one runs `meanwhile()`;
+    the copy's PNGs plus meanwhile's result under the key None, or None if the copy failed.
+    The copy only draws and writes to a pipe, then leaves with os._exit (no cleanup of the
+    parent's state, no flush of its buffers)."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy
+        status = 1
+        try:
+            os.close(read_end)
+            _forget_fonts()
+            data = pickle.dumps(_draw_all(figures))
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(data)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    done = False
+    try:
+        with os.fdopen(read_end, "rb") as pipe:
+            mine = meanwhile()
+            data = pipe.read()
+        done = os.waitpid(pid, 0)[1] == 0
+        return {**pickle.loads(data), None: mine} if done else None
+    finally:
+        if not done:  # interrupted or failed: the copy must not outlive this call
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _forget_fonts() -> None:
+    """In a forked copy: drop every font object inherited from the parent. FreeType reads a
+    font file through a file descriptor whose offset the two processes share, so both reading
+    glyphs at once corrupts each other's reads ("failed to load glyph"); matplotlib empties
+    its own font cache on fork, these hold fonts too."""
+    from matplotlib.mathtext import MathTextParser
+
+    _font.cache_clear()
+    _MATHTEXT.clear()
+    MathTextParser._parse_cached.cache_clear()
 
 
 # -- drawing: each helper draws one panel into the axes it is given ---------------------------
