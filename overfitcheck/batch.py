@@ -8,6 +8,7 @@ import glob
 import json
 import os
 import re
+import threading
 import traceback
 import unicodedata
 from collections.abc import Callable, Mapping, Sequence
@@ -30,7 +31,7 @@ from .project_config import (
     Resolved,
     resolve,
 )
-from .render_png import FILE_NAMES
+from .render_png import FILE_NAMES, load_matplotlib
 from .report import Report, load_report
 
 BATCH_SCHEMA_VERSION = 1
@@ -225,6 +226,8 @@ def run_one(run: DatasetRun, *, progress: Progress | None = None) -> Outcome:
     try:
         if run.problem is not None:
             raise InputNotFound(run.problem, "check the path or glob and the current folder")
+        if run.plots:
+            threading.Thread(target=load_matplotlib, name="load matplotlib", daemon=True).start()
         report = diagnose(run.path, config=run.config, progress=progress)
         # --jobs 1, or datasets in parallel: one process each; else the PNGs take two
         processes = 1 if run.config.jobs == 1 or (os.cpu_count() or 1) < 2 else 2

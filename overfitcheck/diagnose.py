@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -17,7 +18,7 @@ from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
 from .metrics import LABELS
-from .paths import fit_paths, gram_suits
+from .paths import fit_paths, gram_suits, load_solvers
 from .paths_gram import alpha_grids_gram, fit_regression_paths, in_memory
 from .report import Report
 from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
@@ -43,6 +44,9 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     elif target is not None or options:
         config = replace(config, **({"target": target} if target else {}), **options)
     report = progress or (lambda stage, done, total: None)
+    # The solvers take about a second to import: on a thread, while the file is read (the
+    # parser releases the GIL). The first fit waits for the import if it is not done.
+    threading.Thread(target=load_solvers, name="load solvers", daemon=True).start()
 
     report("reading", 0, 1)
     dataset: Dataset | StreamedDataset | None = None

@@ -21,10 +21,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from joblib import Parallel, delayed
-from scipy.linalg import LinAlgWarning
-from scipy.special import expit, log_softmax, softmax
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import LinearRegression, LogisticRegression, enet_path
 from threadpoolctl import threadpool_limits
 
 from .metrics import classification_errors, metric_names, regression_errors
@@ -60,7 +56,7 @@ LOGISTIC_MAX_ITER = 1_000
 # when its gradient at the warm start exceeds this fraction of alpha.
 SCREEN_MIN_FEATURES = 200
 SCREEN_FRACTION = 0.5
-LSTSQ_COND = LinearRegression().tol
+LSTSQ_COND = 1e-6  # LinearRegression().tol (tests/test_paths.py checks it)
 # The full-Hessian multinomial step builds an n(K-1) x Kp design: up to this many cells (160 MB)
 # it does; above, the class-by-class step keeps memory at the size of X.
 EXPANDED_MAX_CELLS = 20_000_000
@@ -81,6 +77,40 @@ MIN_WEIGHT = 1e-5
 # Cell statistics hold a q x q Gram per cell (q columns, a few cells per fold): worth it while
 # the folds are taller than wide and those Grams stay within this many bytes.
 GRAM_MAX_BYTES = 1 << 30
+
+
+# scikit-learn and scipy take about a second to import, more than reading a 200,000-row CSV:
+# they load on first use, and diagnose() starts loading them on a thread while it reads.
+def enet_path(*args, **kwargs):
+    """sklearn.linear_model.enet_path, imported on first use."""
+    from sklearn.linear_model import enet_path as path
+
+    return path(*args, **kwargs)
+
+
+def expit(x):
+    from scipy.special import expit as function
+
+    return function(x)
+
+
+def softmax(x, axis):
+    from scipy.special import softmax as function
+
+    return function(x, axis=axis)
+
+
+def log_softmax(x, axis):
+    from scipy.special import log_softmax as function
+
+    return function(x, axis=axis)
+
+
+def load_solvers() -> None:
+    """Import scikit-learn's linear models and scipy's special functions now (on a thread:
+    the import holds the GIL only between its file reads and C initializers)."""
+    import scipy.special  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
 
 
 def gram_suits(q: int, n_train: int, n_cells: int) -> bool:
@@ -209,6 +239,9 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
     warnings are silenced here; an ill-conditioned Newton-Cholesky system makes scikit-learn
     fall back to lbfgs by itself.
     """
+    from scipy.linalg import LinAlgWarning
+    from sklearn.exceptions import ConvergenceWarning
+
     with threadpool_limits(1), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", LinAlgWarning)
@@ -427,6 +460,8 @@ def _sklearn_logistic_path(Xt, yt, n_classes, task, penalty, alphas, present, sa
         design, rotation = U[:, keep] * S[keep], rotation[keep]
     small = n > design.shape[1] and \
         design.shape[1] * max(1, present.size - 1) <= NEWTON_CHOLESKY_MAX_PARAMS
+    from sklearn.linear_model import LogisticRegression
+
     clf = LogisticRegression(C=np.inf, l1_ratio=0.0, tol=precision.logistic_tol,
                              max_iter=LOGISTIC_MAX_ITER, warm_start=True,
                              solver="newton-cholesky" if small else "lbfgs")

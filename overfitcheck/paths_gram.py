@@ -16,11 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.linear_model import enet_path
 
 from .cells import CellStats, FeatureMap, Sums, design_map
-from .paths import CD_MAX_ITER, EXACT, LSTSQ_COND, PenaltyPath, Precision
+from .paths import CD_MAX_ITER, EXACT, LSTSQ_COND, PenaltyPath, Precision, enet_path
 from .splits import Fold
 
 # Rows scored per block in the MAE pass: the block's residuals for every model (4096 rows x ~300
@@ -235,6 +233,8 @@ def fit_regression_paths(data: RegressionData, grids: Mapping[str, np.ndarray], 
     step = chain or 1
     # Warning filters are process-wide and catch_warnings is not thread-safe: ignore the
     # solver's ConvergenceWarning here, around the threads (the caps are counted from n_iter).
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
         warnings.simplefilter("ignore", ConvergenceWarning)
         for future in [pool.submit(run, range(start, min(start + step, n_folds)))

@@ -184,6 +184,14 @@ def summary_figure(report: Report) -> Figure:
     return fig
 
 
+def load_matplotlib() -> None:
+    """Import what drawing needs now (about half a second; on a thread while a diagnosis
+    reads its file, see batch.run_one)."""
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    from PIL import Image  # noqa: F401
+
+
 def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
     """Every figure as PNG bytes, keyed by its fixed file name (never derived from user text).
 

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import GroupKFold, StratifiedKFold, TimeSeriesSplit
 
 from .config import Config
 from .dataset import Dataset
@@ -46,6 +45,8 @@ class Splits:
 def make_splits(dataset: Dataset, config: Config) -> Splits:
     """Build the folds as the scikit-learn call in `definition` would (on its stratify_on label,
     when rare classes had to be merged)."""
+    from sklearn.model_selection import GroupKFold, StratifiedKFold, TimeSeriesSplit
+
     n, k = dataset.n_rows, config.cv
     notes: list[str] = []
     if n < k:

@@ -210,3 +210,24 @@ def test_large_multinomial_designs_take_the_memory_light_step(monkeypatch):
                       coef_on_all_rows=False)
     np.testing.assert_allclose(light["l1"].validation["log_loss"],
                                full["l1"].validation["log_loss"], rtol=1e-4)
+
+
+def test_the_least_squares_cutoff_is_linear_regressions():
+    from overfitcheck.paths import LSTSQ_COND
+
+    assert LSTSQ_COND == LinearRegression().tol
+
+
+def test_the_command_line_starts_without_the_solvers_or_matplotlib():
+    """scikit-learn, scipy and matplotlib take seconds to import: the CLI module loads none of
+    them, so diagnose() can read the file while they load on threads."""
+    import subprocess
+    import sys
+
+    code = ("import sys, overfitcheck.cli\n"
+            "heavy = sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'sklearn', 'scipy', 'matplotlib'})\n"
+            "assert not heavy, heavy\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
