@@ -335,6 +335,8 @@ class ColumnSummary:
 
     @classmethod
     def of(cls, column: pd.Series) -> ColumnSummary:
+        if isinstance(column.dtype, np.dtype) and column.dtype.kind == "f":
+            return cls._of_floats(column.to_numpy())
         missing = column.isna().to_numpy()
         summary = cls(n=len(column), n_missing=int(missing.sum()))
         present = column[~missing]
@@ -357,6 +359,26 @@ class ColumnSummary:
         summary.levels = dict(zip(labels, weights.tolist(), strict=True)) \
             if len(labels) <= MAX_TRACKED_LEVELS else None
         summary.text_sample = tuple(text.iloc[:DATE_SAMPLE])
+        return summary
+
+    @classmethod
+    def _of_floats(cls, values: np.ndarray) -> ColumnSummary:
+        """`of` for a float column as parsed (NaN = missing), in a few passes over the values
+        instead of a new Series and a dozen arrays: most columns of a large CSV are these."""
+        n = values.size
+        finite = np.isfinite(values)
+        n_finite = int(np.count_nonzero(finite))
+        n_missing = int(np.count_nonzero(np.isnan(values)))
+        summary = cls(n=n, n_missing=n_missing, n_number_like=n - n_missing,
+                      n_infinite=n - n_missing - n_finite)
+        kept = values if n_finite == n else values[finite]
+        if kept.size:
+            summary.low, summary.high = float(kept.min()), float(kept.max())
+            head = kept[:64]  # a fraction usually shows at once
+            summary.integers = bool(np.all(head == np.round(head))) and \
+                bool(np.all(kept == np.round(kept)))
+        summary.distinct = _union_if_disjoint(np.empty(0), np.unique(kept), kept.size) \
+            if summary.integers else None
         return summary
 
     def _add_numbers(self, values: np.ndarray, weights: np.ndarray) -> None:

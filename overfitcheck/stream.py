@@ -300,7 +300,9 @@ class _Pass:
         kinds = frame.dtypes
         plain = [j for j, c in enumerate(self.numeric) if kinds[c].kind in "fiu"]
         if len(plain) == len(self.numeric):  # numbers as parsed: one conversion for the lot
-            values = frame[self.numeric].to_numpy(dtype=np.float64, copy=True)
+            # Row-major (pandas holds columns): the cell-by-cell gathers of rows in _sum and
+            # the blocks of the MAE pass read whole rows (measured: half the time).
+            values = np.array(frame[self.numeric].to_numpy(dtype=np.float64), order="C")
         else:
             values = np.empty((len(frame), len(self.numeric)))
             for j, c in enumerate(self.numeric):
@@ -309,8 +311,7 @@ class _Pass:
         summaries = {c: ColumnSummary.of(frame[c]) for c in [self.target, *self.names]} \
             if summarize else {}
         np.copyto(values, np.nan, where=np.isinf(values))  # infinities read as missing
-        largest = np.max(np.abs(np.where(np.isnan(values), 0.0, values)), axis=0,
-                         initial=0.0)
+        largest = np.fmax.reduce(np.abs(values), axis=0, initial=0.0)  # fmax skips NaN
         if np.any((largest > HUGE) | ((largest > 0) & (largest < TINY))) \
                 or np.abs(y).max() > HUGE:
             raise ReadWhole

@@ -124,3 +124,25 @@ def test_dataframe_input_is_not_modified():
     before = frame.copy()
     _load(frame)
     pd.testing.assert_frame_equal(frame, before)
+
+
+@pytest.mark.parametrize("values", [
+    [], [np.nan] * 5, [1.0, 2.0, 3.0], [1.0, 1.0, 2.0], [1.5, np.inf, -np.inf, np.nan, 2.0],
+    [np.inf], list(np.arange(100.0)), list(np.r_[np.arange(70.0), 0.5]), [-0.0, 0.0],
+    [1e300, -1e300, 3.0], list(np.random.default_rng(0).normal(size=500)),
+])
+def test_a_float_column_is_summarized_as_the_generic_rules_do(values):
+    """ColumnSummary.of's fast path for float columns as parsed gives the summary the generic
+    path gives the same numbers (a nullable Float64 column takes that path)."""
+    import dataclasses
+
+    from overfitcheck.dataset import ColumnSummary
+
+    fast = ColumnSummary.of(pd.Series(values, dtype=float))
+    generic = ColumnSummary.of(pd.Series(values, dtype="Float64"))
+    for field in dataclasses.fields(ColumnSummary):
+        a, b = getattr(fast, field.name), getattr(generic, field.name)
+        if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+            assert np.array_equal(a, b), field.name
+        else:
+            assert a == b, (field.name, a, b)
