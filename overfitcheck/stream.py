@@ -275,17 +275,19 @@ class _Pass:
                     self.summaries[c] = self.summaries[c].merge(summary) \
                         if c in self.summaries else summary  # target, as load_dataset's do
                 if part.y is not None:
-                    chunk = self._settle(part)
-                    summing.append(pool.sum.submit(self._sum, chunk, self.q))
-                    if self.cache is not None:
-                        self.cache_bytes += sum(a.nbytes for a in chunk)
-                        self.cache = self.cache + [chunk] if self.cache_bytes <= limit else None
+                    summing.append(pool.sum.submit(self._sum, self._settle(part), self.q))
                 while summing and (len(summing) > 1 or summing[0].done()):
-                    summing.popleft().result()  # at most two chunks wait to be summed
+                    self._keep(summing.popleft().result(), limit)  # at most two wait
                 if progress is not None:
                     progress(stage, self.n_read, 0)
             while summing:
-                summing.popleft().result()
+                self._keep(summing.popleft().result(), limit)
+
+    def _keep(self, chunk, limit: int) -> None:
+        """Keep a summed chunk for the MAE pass while the cache has room."""
+        if self.cache is not None:
+            self.cache_bytes += sum(a.nbytes for a in chunk)
+            self.cache = self.cache + [chunk] if self.cache_bytes <= limit else None
 
     def _prepare(self, frame: pd.DataFrame, summarize: bool = True) -> _Part:
         """What a chunk's rows give without the pass's state: column summaries, numbers and
@@ -337,17 +339,18 @@ class _Pass:
             * LEARNING_LEVELS + level_of_rows(start, self.n_rows, self.config.seed)
         return values, codes, y - self.y_centre, cell
 
-    def _sum(self, chunk, q: int) -> None:
-        """Add a settled chunk to the cell statistics (on the summing thread only). Its rows
-        are taken cell by cell, so each cell's products are few and large."""
-        values, codes, ys, cell = chunk
+    def _sum(self, chunk, q: int):
+        """Add a settled chunk to the cell statistics (on the summing thread only) and return
+        it with its rows grouped by cell, so each cell's products here, and its sums in the
+        MAE pass, take whole slices."""
+        values, codes, ys, cell = chunk = _by_cell(chunk)
         if q > self.stats.n_columns:
             self.stats = self.stats.widen(q)
-        order = np.argsort(cell, kind="stable")
         for lo in range(0, ys.size, BLOCK_ROWS):
-            rows = order[lo:lo + BLOCK_ROWS]
+            rows = slice(lo, lo + BLOCK_ROWS)
             Z, columns = self.z_block(values[rows], codes[rows])
             self.stats.add(Z, ys[rows], cell[rows], columns)
+        return chunk
 
     def _codes(self, name: str, local: np.ndarray, uniques) -> np.ndarray:
         """Each row's accumulated column for its label (-1 once the column overflowed)."""
@@ -480,7 +483,13 @@ class _Pass:
         with _Pool() as pool:
             for part in self.again().parts(pool.parse, partial(self._prepare, summarize=False)):
                 if part.y is not None:
-                    yield self._settle(part)
+                    yield _by_cell(self._settle(part))
+
+
+def _by_cell(chunk):
+    """A settled chunk's rows in cell order (stable: file order within a cell)."""
+    order = np.argsort(chunk[3], kind="stable")
+    return tuple(a[order] for a in chunk)
 
 
 @dataclass
