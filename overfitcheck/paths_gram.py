@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cells import CellStats, FeatureMap, Sums, design_map
-from .paths import CD_MAX_ITER, EXACT, LSTSQ_COND, PenaltyPath, Precision, enet_path
+from .paths import EXACT, LSTSQ_COND, PenaltyPath, Precision, enet_path
 from .splits import Fold
 
 # Rows scored per block in the MAE pass: the block's residuals for every model (4096 rows x ~300
@@ -146,12 +146,12 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     # around its threads (see fit_regression_paths).
     _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0, alphas=alphas[order],
                                     precompute=d.S / d.n, Xy=d.c / d.n, coef_init=coef_init,
-                                    tol=precision.cd_tol, max_iter=CD_MAX_ITER,
+                                    tol=precision.cd_tol, max_iter=precision.cd_max_iter,
                                     check_input=False, return_n_iter=True)
     out = np.empty((alphas.size, p))
     out[order] = coefs.T
     capped = np.empty(alphas.size, dtype=int)
-    capped[order] = np.asarray(n_iter) >= CD_MAX_ITER
+    capped[order] = np.asarray(n_iter) >= precision.cd_max_iter
     return out, capped
 
 
