@@ -138,9 +138,10 @@ class _Hessian:
 def _fit_alpha(X, y, hessian: _Hessian, point: _Point, penalty, alpha, precision, separated):
     """Newton steps at one alpha from `point`: the fit and whether it converged.
 
-    Converged: the exact gradient is below LogisticRegression's tolerance (L2 and none; their
-    gradient vanishes at the optimum, so a flat direction, e.g. exactly collinear columns,
-    cannot keep it stepping), or a step changes neither the objective nor any coefficient.
+    Converged: the exact gradient (L1: its distance from the subdifferential) is below
+    LogisticRegression's tolerance (it vanishes at the optimum, so a flat direction, e.g.
+    exactly collinear columns, cannot keep it stepping), or a step changes neither the
+    objective nor any coefficient.
     A fit whose training loss falls below `separated` (the classes are separable) is not called
     converged on its gradient: its coefficients diverge, and the cap records it.
     """
@@ -149,11 +150,11 @@ def _fit_alpha(X, y, hessian: _Hessian, point: _Point, penalty, alpha, precision
     for _ in range(min(precision.newton_max_iter, MAX_STEPS)):
         beta, b0 = point.beta, point.b0
         grad = point.grad(X).copy()
-        if penalty != "l1":
-            if penalty == "l2":
-                grad[:-1] += alpha * beta
-            if np.max(np.abs(grad)) <= precision.logistic_tol and point.loss > separated:
-                return point, True
+        if penalty == "l2":
+            grad[:-1] += alpha * beta
+        if _optimality_gap(grad, beta, penalty, alpha) <= precision.logistic_tol \
+                and point.loss > separated:
+            return point, True
         H = hessian.at(point.prob)
         if penalty == "l1":
             new_beta, new_b0 = _prox_newton(H, grad, beta, b0, alpha, precision)
@@ -195,6 +196,19 @@ def _fit_alpha(X, y, hessian: _Hessian, point: _Point, penalty, alpha, precision
                 and moved < precision.coef_tol:
             return point, True
     return point, False
+
+
+def _optimality_gap(grad: np.ndarray, beta: np.ndarray, penalty: str, alpha: float) -> float:
+    """How far the gradient (penalty included, except L1's) is from certifying the optimum:
+    its largest entry, or for L1 the largest distance of a coefficient's loss gradient from
+    -alpha sign(beta) (non-zero) or from [-alpha, alpha] (zero). Checked on the exact gradient,
+    it stops proximal Newton where an inexact inner lasso would keep it stepping in place."""
+    if penalty != "l1":
+        return float(np.max(np.abs(grad)))
+    g = grad[:-1]
+    gap = np.where(beta != 0, np.abs(g + alpha * np.sign(beta)),
+                   np.maximum(np.abs(g) - alpha, 0.0))
+    return max(float(np.max(gap, initial=0.0)), abs(float(grad[-1])))
 
 
 def _weighted_gram(Xh: np.ndarray, w: np.ndarray) -> np.ndarray:
