@@ -113,7 +113,8 @@ class _Fit:
 def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Sequence[Fold],
               grids: Mapping[str, np.ndarray], *, coef_on_all_rows: bool = True, jobs: int = 1,
               precision: Precision = EXACT, on_saturation: str = "skip",
-              on_fit_done=None) -> dict[str, PenaltyPath]:
+              on_fit_done=None, start: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+              ) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
     grids maps "baseline", "none", "l1", "l2" to alphas (ignored for baseline and none).
@@ -121,6 +122,9 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
     carries the last fit forward, as glmnet's truncated path predicts (learning curves).
     Folds run in parallel on `jobs` worker processes (-1: one per core); see _fit_fold.
+    start maps a penalty to a model (coef (K', p), intercept (K',)) on the raw features' scale
+    that each fold's fit begins from, converted to the fold's standardization. Only binary
+    Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -138,7 +142,8 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         tasks.append((np.arange(len(y)), np.arange(0)))
 
     work = [delayed(_fit_fold)(X, y, tr, va, task, n_classes, grids, precision,
-                               on_saturation if va.size else None) for tr, va in tasks]
+                               on_saturation if va.size else None, start or {})
+            for tr, va in tasks]
     if jobs != 1 and len(work) > 1:
         # Processes, not threads: warning filters are process-wide and scikit-learn flips them
         # inside its solvers (catch_warnings is not thread-safe), so threads would turn one
@@ -200,7 +205,8 @@ def apply_standardize(X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: 
     return (np.where(np.isnan(Xv), mean, Xv) - mean) / scale
 
 
-def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate):
+def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate,
+              start=None):
     """One fold (or all rows): standardize on its training rows, fit every path, score them.
 
     BLAS is held to one thread (measured: 2 OpenBLAS threads are many times slower than 1 for
@@ -217,10 +223,11 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
         warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%",
                                 UserWarning)
         return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
-                               saturate)
+                               saturate, start or {})
 
 
-def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate):
+def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
+                    start):
     Xt, mean, scale = standardize(X, train)
     Xv = apply_standardize(X, validation, mean, scale)
     yt, yv = y[train], y[validation]
@@ -230,8 +237,12 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
         if task == "regression":
             fits[penalty] = _fit_regression(Xt, yt, penalty, alphas, precision)
         else:
+            model = None
+            if penalty in start:  # raw scale -> this fold's standardized features
+                coef, intercept = start[penalty]
+                model = (coef[0] * scale, float(intercept[0] + coef[0] @ mean))
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                            saturate, precision)
+                                            saturate, precision, model)
     train_errors = {p: _errors(Xt, yt, f, task, n_classes) for p, f in fits.items()}
     val_errors = {p: _errors(Xv, yv, f, task, n_classes) for p, f in fits.items()}
     return train_errors, val_errors, fits
@@ -360,7 +371,7 @@ def _screened_lasso(X: np.ndarray, y: np.ndarray, alpha: float, beta: np.ndarray
 
 
 def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
-                    precision: Precision = EXACT) -> _Fit:
+                    precision: Precision = EXACT, start=None) -> _Fit:
     n, p = Xt.shape
     A = alphas.size
     outputs = 1 if task == "binary" else n_classes
@@ -380,7 +391,7 @@ def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
         from .paths_newton import binary_path  # it builds on this module
 
         return binary_path(Xt, yt, penalty, alphas,
-                           on_saturation if penalty != "none" else None, precision)
+                           on_saturation if penalty != "none" else None, precision, start)
     if penalty == "l1":
         fit = _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, on_saturation,
                                 precision)

@@ -35,8 +35,13 @@ SINGULAR = 1e-12
 
 
 def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
-                saturate: str | None, precision: Precision) -> _Fit:
-    """Coefficients (A, 1, p) and intercepts along a descending grid (none: one fit)."""
+                saturate: str | None, precision: Precision,
+                start: tuple[np.ndarray, float] | None = None) -> _Fit:
+    """Coefficients (A, 1, p) and intercepts along a descending grid (none: one fit).
+
+    The first alpha's steps begin at `start` (coefficients, intercept) when given, else at the
+    intercept-only model.
+    """
     n, p = Xt.shape
     A = alphas.size
     yf = (y == 1).astype(float)
@@ -51,9 +56,12 @@ def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
         Xh, squares = Xt[rows], np.square(X, dtype=np.float32)
     else:
         rows, Xh, squares = None, Xt, None
-    ybar = yf.mean()
-    b0 = float(np.log(ybar / (1 - ybar)))
-    point = _Point(np.zeros(p), b0, np.full(n, b0), yf)
+    if start is None:
+        ybar = yf.mean()
+        b0 = float(np.log(ybar / (1 - ybar)))
+        point = _Point(np.zeros(p), b0, np.full(n, b0), yf)
+    else:
+        point = _Point(start[0].copy(), start[1], X @ start[0] + start[1], yf)
     hessian = _Hessian(Xh, rows, squares)
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
     separated = SATURATION * _null_loss(y)
