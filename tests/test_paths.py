@@ -178,6 +178,18 @@ def test_standardize_equals_simple_imputer_then_standard_scaler():
                                rtol=1e-12, atol=1e-12)
 
 
+def test_standardize_leaves_the_callers_rows_alone():
+    """It works in place on its copy of the rows; a slice of rows would be a view of X."""
+    X = np.array([[1.0, np.nan], [3.0, 4.0], [5.0, 8.0]])
+    before = X.copy()
+    Xt, mean, scale = standardize(X, slice(0, 2))
+    np.testing.assert_array_equal(X, before)
+    np.testing.assert_array_equal(mean, [2.0, 4.0])
+    np.testing.assert_array_equal(Xt, [[-1.0, 0.0], [1.0, 0.0]])
+    standardize(X, np.arange(3))
+    np.testing.assert_array_equal(X, before)
+
+
 def test_fold_results_do_not_depend_on_jobs():
     config, dataset, splits, grids = _setup(DATA / "diabetes.csv", target="target")
     one = fit_paths(dataset.X, dataset.y, "regression", 0, splits.folds, grids, jobs=1)
