@@ -240,6 +240,9 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
     Xt, mean, scale = standardize(X, train)
     Xv = apply_standardize(X, validation, mean, scale)
     yt, yv = y[train], y[validation]
+    if task == "binary" and Xt.shape[1] < Xt.shape[0]:
+        # Column-major once for every penalty's Newton path (see paths_newton.binary_path).
+        Xt = np.asfortranarray(Xt)
     fits: dict[str, _Fit] = {}
     for penalty, alphas in grids.items():
         alphas = np.asarray(alphas, dtype=float)
@@ -262,7 +265,11 @@ def _errors(Xs, y, fit: _Fit, task, n_classes) -> dict[str, np.ndarray]:
     fitted = ~np.isnan(fit.coef).any(axis=(1, 2))
     if y.size == 0 or not fitted.any():
         return out
-    eta = np.einsum("np,akp->ank", Xs, fit.coef[fitted]) + fit.intercept[fitted][:, None, :]
+    # One matrix product for every alpha (BLAS; einsum's loop took 4x longer on 160,000 rows).
+    coef = fit.coef[fitted]
+    A, K, p = coef.shape
+    eta = (coef.reshape(A * K, p) @ Xs.T).reshape(A, K, -1).transpose(0, 2, 1) \
+        + fit.intercept[fitted][:, None, :]
     if task == "regression":
         errors = regression_errors(y, eta[:, :, 0].T)
     else:
