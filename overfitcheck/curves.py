@@ -42,7 +42,6 @@ class Curve:
     not_converged: np.ndarray
     all_train: dict[str, np.ndarray]  # every metric's fold means, for the report
     all_validation: dict[str, np.ndarray]
-    intercept: np.ndarray | None = None  # (n_alphas, n_outputs) fitted on all rows, with coef
 
     @property
     def alpha_min(self) -> float:
@@ -120,7 +119,7 @@ def summarize(path: PenaltyPath, metric: str) -> Curve:
     return Curve(path.penalty, path.alphas, train, val, train_mean, val_mean, se, _se(train),
                  gap_se, index_min, index_1se, path.coef, n_nonzero, path.not_converged,
                  {m: _mean(v, complete) for m, v in path.train.items()},
-                 {m: _mean(v, complete) for m, v in path.validation.items()}, path.intercept)
+                 {m: _mean(v, complete) for m, v in path.validation.items()})
 
 
 def _mean(values: np.ndarray, complete: np.ndarray) -> np.ndarray:
@@ -153,14 +152,12 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     for penalty, curve in curves.items():
         walk = curve.alphas[curve.alphas >= curve.alpha_min]
         if newton and penalty in ("l1", "l2") and curve.coef is not None \
-                and curve.intercept is not None \
                 and np.isfinite(curve.coef[curve.index_min]).all():
             # Newton steps start from the model fitted on all rows at the chosen alpha, a few
             # steps from each subset's (unique, penalized) optimum; the unpenalized fit starts
             # cold, as its fold paths did: on separable subsets it has no optimum to reach, and
             # where its capped steps stop depends on the start.
-            starts[penalty] = _raw_model(dataset.X, curve.coef[curve.index_min],
-                                         curve.intercept[curve.index_min])
+            starts[penalty] = _raw_coef(dataset.X, curve.coef[curve.index_min])
         if dataset.task == "regression" or penalty == "none" or newton:
             # Exact solvers, and binary Newton steps (paths_newton.py), which start well from
             # zero or from the model on all rows: no warm walk needed.
@@ -181,16 +178,13 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     return out
 
 
-def _raw_model(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
-    """A model fitted on all rows' standardized features, on the raw features' scale."""
+def _raw_coef(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Coefficients fitted on all rows' standardized features, on the raw features' scale."""
     rows = np.arange(X.shape[0])
-    mean, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
+    scale = np.empty(X.shape[1])
     for j in range(0, X.shape[1], RAW_COLUMNS):  # a few columns at a time: no copy of all X
-        _, mean[j:j + RAW_COLUMNS], scale[j:j + RAW_COLUMNS] = \
-            standardize(X[:, j:j + RAW_COLUMNS], rows)
-    raw = coef / scale
-    return raw, intercept - raw @ mean
+        scale[j:j + RAW_COLUMNS] = standardize(X[:, j:j + RAW_COLUMNS], rows)[2]
+    return coef / scale
 
 
 def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None

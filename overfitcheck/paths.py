@@ -113,7 +113,7 @@ class _Fit:
 def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Sequence[Fold],
               grids: Mapping[str, np.ndarray], *, coef_on_all_rows: bool = True, jobs: int = 1,
               precision: Precision = EXACT, on_saturation: str = "skip",
-              on_fit_done=None, start: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None
+              on_fit_done=None, start: Mapping[str, np.ndarray] | None = None
               ) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
@@ -122,9 +122,9 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
     carries the last fit forward, as glmnet's truncated path predicts (learning curves).
     Folds run in parallel on `jobs` worker processes (-1: one per core); see _fit_fold.
-    start maps a penalty to a model (coef (K', p), intercept (K',)) on the raw features' scale
-    that each fold's fit begins from, converted to the fold's standardization. Only binary
-    Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
+    start maps a penalty to coefficients (K', p) on the raw features' scale that each fold's
+    fit begins from, put on the fold's standardization (the intercept is solved for). Only
+    binary Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -249,12 +249,9 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
         if task == "regression":
             fits[penalty] = _fit_regression(Xt, yt, penalty, alphas, precision)
         else:
-            model = None
-            if penalty in start:  # raw scale -> this fold's standardized features
-                coef, intercept = start[penalty]
-                model = (coef[0] * scale, float(intercept[0] + coef[0] @ mean))
+            begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                            saturate, precision, model)
+                                            saturate, precision, begin)
     train_errors = {p: _errors(Xt, yt, f, task, n_classes) for p, f in fits.items()}
     val_errors = {p: _errors(Xv, yv, f, task, n_classes) for p, f in fits.items()}
     return train_errors, val_errors, fits

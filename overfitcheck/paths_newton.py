@@ -29,6 +29,9 @@ HESSIAN_ROWS = 25_000
 # solves). An unpenalized fit on separable classes never converges (its coefficients grow by
 # about the same amount each step): the cap ends it, recorded.
 MAX_STEPS = 100
+# One-dimensional Newton steps for a warm start's intercept: it converges quadratically from
+# the class log-odds, and the path's own steps refine whatever is left.
+INTERCEPT_STEPS = 8
 # Hessian eigenvalues below this fraction of the largest are treated as zero (LinearRegression's
 # lstsq cutoff, squared: these are curvatures, not singular values).
 SINGULAR = 1e-12
@@ -36,11 +39,11 @@ SINGULAR = 1e-12
 
 def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
                 saturate: str | None, precision: Precision,
-                start: tuple[np.ndarray, float] | None = None) -> _Fit:
+                start: np.ndarray | None = None) -> _Fit:
     """Coefficients (A, 1, p) and intercepts along a descending grid (none: one fit).
 
-    The first alpha's steps begin at `start` (coefficients, intercept) when given, else at the
-    intercept-only model.
+    The first alpha's steps begin at the intercept-only model, or at the coefficients `start`
+    with the intercept that best fits them.
     """
     n, p = Xt.shape
     A = alphas.size
@@ -56,12 +59,14 @@ def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
         Xh, squares = Xt[rows], np.square(X, dtype=np.float32)
     else:
         rows, Xh, squares = None, Xt, None
+    ybar = yf.mean()
+    b0 = float(np.log(ybar / (1 - ybar)))
     if start is None:
-        ybar = yf.mean()
-        b0 = float(np.log(ybar / (1 - ybar)))
         point = _Point(np.zeros(p), b0, np.full(n, b0), yf)
     else:
-        point = _Point(start[0].copy(), start[1], X @ start[0] + start[1], yf)
+        eta = X @ start
+        b0 = _best_intercept(eta, yf, b0)
+        point = _Point(start.copy(), b0, eta + b0, yf)
     hessian = _Hessian(Xh, rows, squares)
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
     separated = SATURATION * _null_loss(y)
@@ -78,6 +83,17 @@ def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
             _stop(coef, intercept, order, position, saturate)
             break
     return _Fit(coef, intercept, not_converged)
+
+
+def _best_intercept(eta: np.ndarray, y: np.ndarray, b0: float) -> float:
+    """The intercept minimizing the log loss of eta + b0 (one-dimensional Newton from b0)."""
+    for _ in range(INTERCEPT_STEPS):
+        prob = expit(eta + b0)
+        step = (prob.mean() - y.mean()) / max(float(np.mean(prob * (1 - prob))), MIN_WEIGHT)
+        b0 -= step
+        if abs(step) < 1e-8:
+            break
+    return float(b0)
 
 
 def _log_loss(eta: np.ndarray, y: np.ndarray) -> float:

@@ -34,8 +34,7 @@ def test_learning_subsets_started_from_the_model_on_all_rows_equal_cold_fits(mon
     monkeypatch.setattr(newton, "binary_path", recording_path)
     warm = learning_curves(dataset, splits, curves, "log_loss", config.seed)
     assert sum(starts) == 2 * len(warm["l1"].fractions) * splits.n_splits  # l1 and l2
-    cold = learning_curves(dataset, splits, {p: replace(c, intercept=None)
-                                             for p, c in curves.items()},
+    cold = learning_curves(dataset, splits, {p: replace(c, coef=None) for p, c in curves.items()},
                            "log_loss", config.seed)
     assert sum(starts) == 2 * len(warm["l1"].fractions) * splits.n_splits  # none this time
     for penalty in ("none", "l1", "l2"):
