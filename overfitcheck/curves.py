@@ -9,7 +9,7 @@ import numpy as np
 
 from .dataset import Dataset
 from .errors import MetricUndefined
-from .paths import NEWTON_MAX_FEATURES, PLOT, PenaltyPath, fit_paths
+from .paths import NEWTON_MAX_FEATURES, PLOT, PenaltyPath, fit_paths, standardize
 from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
 
 # At most this many warm-start steps down the grid to a learning-curve fit's alpha: enough to
@@ -18,6 +18,8 @@ LEARNING_WALK = 8
 # Coefficients below this (on standardized features) count as zero: coordinate descent sets
 # dropped features to exactly 0, so this only guards against float dust.
 ZERO_COEF = 1e-12
+# Columns standardized at a time when putting a model back on the raw features' scale.
+RAW_COLUMNS = 16
 
 
 @dataclass(frozen=True)
@@ -144,21 +146,28 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
             folds.append(Fold(subset, fold.validation))
             sizes[i, j] = subset.size
     grids = {}
+    starts = {}
+    newton = dataset.task == "binary" and dataset.n_features <= NEWTON_MAX_FEATURES \
+        and dataset.n_features < min(f.train.size for f in folds)
     for penalty, curve in curves.items():
         walk = curve.alphas[curve.alphas >= curve.alpha_min]
-        newton = dataset.task == "binary" and dataset.n_features <= NEWTON_MAX_FEATURES \
-            and dataset.n_features < min(f.train.size for f in folds)
+        if newton and penalty in ("l1", "l2") and curve.coef is not None \
+                and np.isfinite(curve.coef[curve.index_min]).all():
+            # Newton steps start from the model fitted on all rows at the chosen alpha, a few
+            # steps from each subset's (unique, penalized) optimum; the unpenalized fit starts
+            # cold, as its fold paths did: on separable subsets it has no optimum to reach, and
+            # where its capped steps stop depends on the start.
+            starts[penalty] = _raw_coef(dataset.X, curve.coef[curve.index_min])
         if dataset.task == "regression" or penalty == "none" or newton:
             # Exact solvers, and binary Newton steps (paths_newton.py), which start well from
-            # zero: no warm walk needed.
+            # zero or from the model on all rows: no warm walk needed.
             walk = walk[-1:]
         elif walk.size > LEARNING_WALK:  # every k-th alpha, always ending at the chosen one
             walk = walk[::-1][:: -(-walk.size // LEARNING_WALK)][::-1]
         grids[penalty] = walk
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
                       coef_on_all_rows=False, jobs=jobs, precision=PLOT,
-                      on_saturation="hold",
-                      on_fit_done=on_fit_done)
+                      on_saturation="hold", on_fit_done=on_fit_done, start=starts)
     shape = (splits.n_splits, len(LEARNING_FRACTIONS))
     out = {}
     for penalty, path in paths.items():
@@ -167,6 +176,15 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
             penalty, curves[penalty].alpha_min, LEARNING_FRACTIONS, sizes.mean(axis=1),
             path.train[metric][at].reshape(shape).T, path.validation[metric][at].reshape(shape).T)
     return out
+
+
+def _raw_coef(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
+    """Coefficients fitted on all rows' standardized features, on the raw features' scale."""
+    rows = np.arange(X.shape[0])
+    scale = np.empty(X.shape[1])
+    for j in range(0, X.shape[1], RAW_COLUMNS):  # a few columns at a time: no copy of all X
+        scale[j:j + RAW_COLUMNS] = standardize(X[:, j:j + RAW_COLUMNS], rows)[2]
+    return coef / scale
 
 
 def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None

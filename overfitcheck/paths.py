@@ -147,7 +147,8 @@ class _Fit:
 def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Sequence[Fold],
               grids: Mapping[str, np.ndarray], *, coef_on_all_rows: bool = True, jobs: int = 1,
               precision: Precision = EXACT, on_saturation: str = "skip",
-              on_fit_done=None) -> dict[str, PenaltyPath]:
+              on_fit_done=None, start: Mapping[str, np.ndarray] | None = None
+              ) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
     grids maps "baseline", "none", "l1", "l2" to alphas (ignored for baseline and none).
@@ -155,6 +156,9 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
     carries the last fit forward, as glmnet's truncated path predicts (learning curves).
     Folds run in parallel on `jobs` worker processes (-1: one per core); see _fit_fold.
+    start maps a penalty to coefficients (K', p) on the raw features' scale that each fold's
+    fit begins from, put on the fold's standardization (the intercept is solved for). Only
+    binary Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -172,7 +176,8 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         tasks.append((np.arange(len(y)), np.arange(0)))
 
     work = [delayed(_fit_fold)(X, y, tr, va, task, n_classes, grids, precision,
-                               on_saturation if va.size else None) for tr, va in tasks]
+                               on_saturation if va.size else None, start or {})
+            for tr, va in tasks]
     if jobs != 1 and len(work) > 1:
         # Processes, not threads: warning filters are process-wide and scikit-learn flips them
         # inside its solvers (catch_warnings is not thread-safe), so threads would turn one
@@ -211,15 +216,24 @@ def standardize(X: np.ndarray, train: np.ndarray
     Equals SimpleImputer(strategy="mean", keep_empty_features=True) then StandardScaler, both
     fitted on the training rows only (tests prove it), so validation rows never leak in.
     """
-    Xt = X[train]
+    # Worked in place on the copy of the rows, with one temporary of its size instead of five:
+    # three times faster on 160,000 x 132 (fresh allocations cost more than the arithmetic),
+    # and the same numbers bit for bit.
+    Xt = np.asarray(X[train], dtype=float)
+    if np.may_share_memory(Xt, X):  # a slice of rows is a view: never touch the caller's X
+        Xt = Xt.copy()
     missing = np.isnan(Xt)
-    counts = (~missing).sum(axis=0)
+    some_missing = bool(missing.any())
+    counts = Xt.shape[0] - missing.sum(axis=0)
     # The mean of the observed values (0 for a column empty in this fold) imputes the missing
     # ones; imputing with the mean keeps it the mean, so it also centres the column.
-    mean = np.where(counts > 0, np.where(missing, 0.0, Xt).sum(axis=0) / np.maximum(counts, 1),
-                    0.0)
-    Xt = np.where(missing, mean, Xt) - mean
-    scale = np.sqrt(np.mean(Xt**2, axis=0))
+    if some_missing:
+        np.copyto(Xt, 0.0, where=missing)
+    mean = np.where(counts > 0, Xt.sum(axis=0) / np.maximum(counts, 1), 0.0)
+    Xt -= mean
+    if some_missing:
+        np.copyto(Xt, 0.0, where=missing)  # the imputed mean, centred
+    scale = np.sqrt(np.mean(np.square(Xt), axis=0))
     # StandardScaler leaves (near-)constant columns unscaled rather than dividing by ~0.
     scale = np.where(scale < 10 * np.finfo(float).eps * np.maximum(np.abs(mean), 1.0), 1.0,
                      scale)
@@ -234,7 +248,8 @@ def apply_standardize(X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: 
     return (np.where(np.isnan(Xv), mean, Xv) - mean) / scale
 
 
-def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate):
+def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate,
+              start=None):
     """One fold (or all rows): standardize on its training rows, fit every path, score them.
 
     BLAS is held to one thread (measured: 2 OpenBLAS threads are many times slower than 1 for
@@ -254,21 +269,26 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
         warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%",
                                 UserWarning)
         return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
-                               saturate)
+                               saturate, start or {})
 
 
-def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate):
+def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
+                    start):
     Xt, mean, scale = standardize(X, train)
     Xv = apply_standardize(X, validation, mean, scale)
     yt, yv = y[train], y[validation]
+    if task == "binary" and Xt.shape[1] < Xt.shape[0]:
+        # Column-major once for every penalty's Newton path (see paths_newton.binary_path).
+        Xt = np.asfortranarray(Xt)
     fits: dict[str, _Fit] = {}
     for penalty, alphas in grids.items():
         alphas = np.asarray(alphas, dtype=float)
         if task == "regression":
             fits[penalty] = _fit_regression(Xt, yt, penalty, alphas, precision)
         else:
+            begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                            saturate, precision)
+                                            saturate, precision, begin)
     train_errors = {p: _errors(Xt, yt, f, task, n_classes) for p, f in fits.items()}
     val_errors = {p: _errors(Xv, yv, f, task, n_classes) for p, f in fits.items()}
     return train_errors, val_errors, fits
@@ -279,7 +299,11 @@ def _errors(Xs, y, fit: _Fit, task, n_classes) -> dict[str, np.ndarray]:
     fitted = ~np.isnan(fit.coef).any(axis=(1, 2))
     if y.size == 0 or not fitted.any():
         return out
-    eta = np.einsum("np,akp->ank", Xs, fit.coef[fitted]) + fit.intercept[fitted][:, None, :]
+    # One matrix product for every alpha (BLAS; einsum's loop took 4x longer on 160,000 rows).
+    coef = fit.coef[fitted]
+    A, K, p = coef.shape
+    eta = (coef.reshape(A * K, p) @ Xs.T).reshape(A, K, -1).transpose(0, 2, 1) \
+        + fit.intercept[fitted][:, None, :]
     if task == "regression":
         errors = regression_errors(y, eta[:, :, 0].T)
     else:
@@ -397,7 +421,7 @@ def _screened_lasso(X: np.ndarray, y: np.ndarray, alpha: float, beta: np.ndarray
 
 
 def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
-                    precision: Precision = EXACT) -> _Fit:
+                    precision: Precision = EXACT, start=None) -> _Fit:
     n, p = Xt.shape
     A = alphas.size
     outputs = 1 if task == "binary" else n_classes
@@ -417,7 +441,7 @@ def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
         from .paths_newton import binary_path  # it builds on this module
 
         return binary_path(Xt, yt, penalty, alphas,
-                           on_saturation if penalty != "none" else None, precision)
+                           on_saturation if penalty != "none" else None, precision, start)
     if penalty == "l1":
         fit = _l1_logistic_path(Xt, yt, n_classes, task, alphas, present, on_saturation,
                                 precision)

@@ -1,12 +1,13 @@
 """Binary logistic paths by Newton steps: the exact gradient over every row, the Hessian from
 a fixed sample of rows, warm-started down the alpha grid (L1 by proximal Newton on the Gram).
 
-Each step costs one pass over the rows for the gradient (O(np)) plus a p x p Hessian from at
-most HESSIAN_ROWS rows, instead of an n x p^2 weighted Gram (what scikit-learn's
-newton-cholesky and glmnet pay at every step). The Hessian only shapes the steps: the fixed
-point is where the exact gradient (L1: the exact subgradient condition) vanishes, so the model
-is the one LogisticRegression(C=1/(n alpha)) finds; a step that does not lower the exact
-objective is shortened. Below HESSIAN_ROWS rows the Hessian is exact and this is plain Newton.
+Each step costs two passes over the rows (the gradient X'r, and X d along the step, which
+serves every trial of the line search) plus a p x p Hessian from at most HESSIAN_ROWS rows,
+instead of an n x p^2 weighted Gram (what scikit-learn's newton-cholesky and glmnet pay at
+every step). The Hessian only shapes the steps: the fixed point is where the exact gradient
+(L1: the exact subgradient condition) vanishes, so the model is the one
+LogisticRegression(C=1/(n alpha)) finds; a step that does not lower the exact objective is
+shortened. Below HESSIAN_ROWS rows the Hessian is exact and this is plain Newton.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import enet_path
 
-from .paths import MIN_WEIGHT, SATURATION, Precision, _Fit, _null_loss, _saturated, _stop
+from .paths import MIN_WEIGHT, SATURATION, Precision, _Fit, _null_loss, _stop
 
 # Rows the Hessian is computed from: with p features its relative error is about sqrt(p / rows),
 # so each step still cuts the distance to the optimum several times (25,000 rows: 7% for 130
@@ -28,53 +29,106 @@ HESSIAN_ROWS = 25_000
 # solves). An unpenalized fit on separable classes never converges (its coefficients grow by
 # about the same amount each step): the cap ends it, recorded.
 MAX_STEPS = 100
+# One-dimensional Newton steps for a warm start's intercept: it converges quadratically from
+# the class log-odds, and the path's own steps refine whatever is left.
+INTERCEPT_STEPS = 8
 # Hessian eigenvalues below this fraction of the largest are treated as zero (LinearRegression's
 # lstsq cutoff, squared: these are curvatures, not singular values).
 SINGULAR = 1e-12
 
 
 def binary_path(Xt: np.ndarray, y: np.ndarray, penalty: str, alphas: np.ndarray,
-                saturate: str | None, precision: Precision) -> _Fit:
-    """Coefficients (A, 1, p) and intercepts along a descending grid (none: one fit)."""
+                saturate: str | None, precision: Precision,
+                start: np.ndarray | None = None) -> _Fit:
+    """Coefficients (A, 1, p) and intercepts along a descending grid (none: one fit).
+
+    The first alpha's steps begin at the intercept-only model, or at the coefficients `start`
+    with the intercept that best fits them.
+    """
     n, p = Xt.shape
     A = alphas.size
     yf = (y == 1).astype(float)
     coef = np.zeros((A, 1, p))
     intercept = np.zeros((A, 1))
     not_converged = np.zeros(A, dtype=int)
+    # Column-major, the two passes of a step (X d and X'r) run about 20% faster (measured on
+    # 160,000 x 132); the Hessian's diagonal correction needs only float32 squares.
+    X = np.asfortranarray(Xt)
     if n > HESSIAN_ROWS:
         rows = np.sort(np.random.default_rng(0).choice(n, HESSIAN_ROWS, replace=False))
-        Xh, squares = Xt[rows], Xt * Xt
+        Xh, squares = Xt[rows], np.square(X, dtype=np.float32)
     else:
         rows, Xh, squares = None, Xt, None
     ybar = yf.mean()
-    beta, b0 = np.zeros(p), float(np.log(ybar / (1 - ybar)))
+    b0 = float(np.log(ybar / (1 - ybar)))
+    if start is None:
+        point = _Point(np.zeros(p), b0, np.full(n, b0), yf)
+    else:
+        eta = X @ start
+        b0 = _best_intercept(eta, yf, b0)
+        point = _Point(start.copy(), b0, eta + b0, yf)
     hessian = _Hessian(Xh, rows, squares)
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
-    null_loss = _null_loss(y)
+    separated = SATURATION * _null_loss(y)
     for position, a in enumerate(order):
         alpha = 0.0 if penalty == "none" else float(alphas[a])
-        beta, b0, converged = _fit_alpha(Xt, yf, hessian, beta, b0, penalty, alpha, precision,
-                                         SATURATION * null_loss)
+        point, converged = _fit_alpha(X, yf, hessian, point, penalty, alpha, precision,
+                                      separated)
         not_converged[a] = 0 if converged else 1
-        coef[a, 0], intercept[a, 0] = beta, b0
+        coef[a, 0], intercept[a, 0] = point.beta, point.b0
         if penalty == "none":  # one fit serves the whole (single-alpha) grid
             coef[:], intercept[:], not_converged[:] = coef[a], intercept[a], not_converged[a]
             break
-        if saturate and _saturated(Xt, y, coef[a], intercept[a], null_loss):
+        if saturate and point.loss < separated:  # paths._saturated, from the loss at hand
             _stop(coef, intercept, order, position, saturate)
             break
     return _Fit(coef, intercept, not_converged)
 
 
-def _objective(eta: np.ndarray, y: np.ndarray, beta: np.ndarray, penalty: str, alpha: float
-               ) -> float:
-    loss = float(np.mean(np.logaddexp(0.0, eta) - y * eta))
+def _best_intercept(eta: np.ndarray, y: np.ndarray, b0: float) -> float:
+    """The intercept minimizing the log loss of eta + b0 (one-dimensional Newton from b0)."""
+    for _ in range(INTERCEPT_STEPS):
+        prob = expit(eta + b0)
+        step = (prob.mean() - y.mean()) / max(float(np.mean(prob * (1 - prob))), MIN_WEIGHT)
+        b0 -= step
+        if abs(step) < 1e-8:
+            break
+    return float(b0)
+
+
+def _log_loss(eta: np.ndarray, y: np.ndarray) -> float:
+    """Mean log loss: log(1 + e^eta) - y eta by np.logaddexp's own formula, several times
+    faster (numpy's logaddexp loop is not vectorized; exp and log1p are)."""
+    return float(np.mean(np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta))) - y * eta))
+
+
+def _penalty(beta: np.ndarray, penalty: str, alpha: float) -> float:
     if penalty == "l1":
-        return loss + alpha * float(np.abs(beta).sum())
+        return alpha * float(np.abs(beta).sum())
     if penalty == "l2":
-        return loss + 0.5 * alpha * float(beta @ beta)
-    return loss
+        return 0.5 * alpha * float(beta @ beta)
+    return 0.0
+
+
+class _Point:
+    """A fit with what the steps need of it, each computed once: eta, probabilities, the mean
+    log loss and, on demand, the loss gradient (its X'r is a pass over every row). A converged
+    fit's gradient starts the next alpha: only the penalty's part changes with alpha."""
+
+    def __init__(self, beta: np.ndarray, b0: float, eta: np.ndarray, y: np.ndarray,
+                 loss: float | None = None):
+        self.beta, self.b0, self.eta = beta, b0, eta
+        self.prob = expit(eta)
+        self.loss = _log_loss(eta, y) if loss is None else loss
+        self.residual = self.prob - y
+        self._grad: np.ndarray | None = None
+
+    def grad(self, X: np.ndarray) -> np.ndarray:
+        """Gradient of the mean log loss, the intercept's last."""
+        if self._grad is None:
+            self._grad = np.append(X.T @ self.residual / self.residual.size,
+                                   self.residual.mean())
+        return self._grad
 
 
 class _Hessian:
@@ -96,7 +150,7 @@ class _Hessian:
                 # flat there: raise each curvature to its exact value over every row (adding
                 # to the diagonal keeps the model convex), so no direction is left unstepped.
                 p = self.Xh.shape[1]
-                exact = (w @ self.squares) / w.size
+                exact = (w.astype(np.float32) @ self.squares) / w.size
                 self.H[np.arange(p), np.arange(p)] += np.maximum(exact - np.diag(self.H)[:p],
                                                                  0.0)
         return self.H.copy()
@@ -105,30 +159,27 @@ class _Hessian:
         self.H = None
 
 
-def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision, separated):
-    """Newton steps at one alpha from (beta, b0): the fit and whether it converged.
+def _fit_alpha(X, y, hessian: _Hessian, point: _Point, penalty, alpha, precision, separated):
+    """Newton steps at one alpha from `point`: the fit and whether it converged.
 
-    Converged: the exact gradient is below LogisticRegression's tolerance (L2 and none; their
-    gradient vanishes at the optimum, so a flat direction, e.g. exactly collinear columns,
-    cannot keep it stepping), or a step changes neither the objective nor any coefficient.
+    Converged: the exact gradient (L1: its distance from the subdifferential) is below
+    LogisticRegression's tolerance (it vanishes at the optimum, so a flat direction, e.g.
+    exactly collinear columns, cannot keep it stepping), or a step changes neither the
+    objective nor any coefficient.
     A fit whose training loss falls below `separated` (the classes are separable) is not called
     converged on its gradient: its coefficients diverge, and the cap records it.
     """
-    n = y.size
-    eta = Xt @ beta + b0
-    current = _objective(eta, y, beta, penalty, alpha)
+    current = point.loss + _penalty(point.beta, penalty, alpha)
     last_gain = None
     for _ in range(min(precision.newton_max_iter, MAX_STEPS)):
-        prob = expit(eta)
-        residual = prob - y
-        grad = np.append(Xt.T @ residual / n, residual.mean())
-        if penalty != "l1":
-            if penalty == "l2":
-                grad[:-1] += alpha * beta
-            loss = _objective(eta, y, beta, "none", 0.0)
-            if np.max(np.abs(grad)) <= precision.logistic_tol and loss > separated:
-                return beta, b0, True
-        H = hessian.at(prob)
+        beta, b0 = point.beta, point.b0
+        grad = point.grad(X).copy()
+        if penalty == "l2":
+            grad[:-1] += alpha * beta
+        if _optimality_gap(grad, beta, penalty, alpha) <= precision.logistic_tol \
+                and point.loss > separated:
+            return point, True
+        H = hessian.at(point.prob)
         if penalty == "l1":
             new_beta, new_b0 = _prox_newton(H, grad, beta, b0, alpha, precision)
         else:
@@ -137,21 +188,26 @@ def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision, se
             step = _solve(H, grad)
             new_beta, new_b0 = beta - step[:-1], b0 - step[-1]
         # Shorten a step that does not lower the exact objective (the Hessian is a model).
+        # Along the step eta moves by d: one pass over the rows serves every trial size.
+        d_beta, d_b0 = new_beta - beta, new_b0 - b0
+        d = X @ d_beta + d_b0
         size, start = 1.0, current
         while True:
-            trial_beta = beta + size * (new_beta - beta)
-            trial_b0 = b0 + size * (new_b0 - b0)
-            trial_eta = Xt @ trial_beta + trial_b0
-            value = _objective(trial_eta, y, trial_beta, penalty, alpha)
+            trial_beta, trial_b0 = beta + size * d_beta, b0 + size * d_b0
+            trial_eta = point.eta + size * d
+            loss = _log_loss(trial_eta, y)
+            value = loss + _penalty(trial_beta, penalty, alpha)
             if value <= current + 1e-15 * abs(current):
                 break
             size /= 2
             if size < 1e-4:  # no descent left along this step: stop where we are
-                trial_beta, trial_b0, trial_eta, value = beta, b0, eta, current
                 break
-        if size < 1e-4 and not hessian.fresh:  # a kept Hessian misled the step: renew it
-            hessian.stale()
-            continue
+        if size < 1e-4:
+            if not hessian.fresh:  # a kept Hessian misled the step: renew it
+                hessian.stale()
+                continue
+            hessian.stale()  # a step changes nothing: converged, as far as steps can tell
+            return point, True
         moved = max(float(np.max(np.abs(trial_beta - beta), initial=0.0)), abs(trial_b0 - b0))
         gain = start - value
         # A shortened step, or a gain more than a tenth of the last one (Newton's gains shrink
@@ -159,11 +215,24 @@ def _fit_alpha(Xt, y, hessian: _Hessian, beta, b0, penalty, alpha, precision, se
         if size < 1.0 or (last_gain is not None and gain > 0.1 * last_gain > 0):
             hessian.stale()
         last_gain = gain
-        beta, b0, eta, current = trial_beta, trial_b0, trial_eta, value
+        point, current = _Point(trial_beta, trial_b0, trial_eta, y, loss), value
         if abs(start - current) <= precision.newton_tol * max(abs(current), 1.0) \
                 and moved < precision.coef_tol:
-            return beta, b0, True
-    return beta, b0, False
+            return point, True
+    return point, False
+
+
+def _optimality_gap(grad: np.ndarray, beta: np.ndarray, penalty: str, alpha: float) -> float:
+    """How far the gradient (penalty included, except L1's) is from certifying the optimum:
+    its largest entry, or for L1 the largest distance of a coefficient's loss gradient from
+    -alpha sign(beta) (non-zero) or from [-alpha, alpha] (zero). Checked on the exact gradient,
+    it stops proximal Newton where an inexact inner lasso would keep it stepping in place."""
+    if penalty != "l1":
+        return float(np.max(np.abs(grad)))
+    g = grad[:-1]
+    gap = np.where(beta != 0, np.abs(g + alpha * np.sign(beta)),
+                   np.maximum(np.abs(g) - alpha, 0.0))
+    return max(float(np.max(gap, initial=0.0)), abs(float(grad[-1])))
 
 
 def _weighted_gram(Xh: np.ndarray, w: np.ndarray) -> np.ndarray:

@@ -1,0 +1,44 @@
+"""Learning curves: a warm start saves Newton steps, never changes the fits."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+from helpers import ROOT
+
+import overfitcheck.paths_newton as newton
+from overfitcheck.config import Config
+from overfitcheck.curves import learning_curves, summarize
+from overfitcheck.dataset import load_dataset
+from overfitcheck.grid import alpha_grids
+from overfitcheck.paths import fit_paths
+from overfitcheck.splits import make_splits
+
+
+def test_learning_subsets_started_from_the_model_on_all_rows_equal_cold_fits(monkeypatch):
+    config = Config(target="churn", cv=3)
+    dataset = load_dataset(ROOT / "sample_data" / "telco_churn.csv", config)
+    splits = make_splits(dataset, config)
+    grids = {p: alphas[[6, 12, 18]] for p, alphas in alpha_grids(dataset, config).items()}
+    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                      {"none": np.array([0.0]), **grids})
+    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    starts = []
+    cold_path = newton.binary_path
+
+    def recording_path(*args):
+        starts.append(args[-1] is not None)
+        return cold_path(*args)
+
+    monkeypatch.setattr(newton, "binary_path", recording_path)
+    warm = learning_curves(dataset, splits, curves, "log_loss", config.seed)
+    assert sum(starts) == 2 * len(warm["l1"].fractions) * splits.n_splits  # l1 and l2
+    cold = learning_curves(dataset, splits, {p: replace(c, coef=None) for p, c in curves.items()},
+                           "log_loss", config.seed)
+    assert sum(starts) == 2 * len(warm["l1"].fractions) * splits.n_splits  # none this time
+    for penalty in ("none", "l1", "l2"):
+        np.testing.assert_allclose(warm[penalty].validation_folds,
+                                   cold[penalty].validation_folds, rtol=1e-4, err_msg=penalty)
+        np.testing.assert_allclose(warm[penalty].train_folds, cold[penalty].train_folds,
+                                   rtol=1e-4, err_msg=penalty)
