@@ -112,9 +112,14 @@ def log_softmax(x, axis):
 
 def load_solvers() -> None:
     """Import scikit-learn's linear models and scipy's special functions now (on a thread:
-    the import holds the GIL only between its file reads and C initializers)."""
-    import scipy.special  # noqa: F401
-    import sklearn.linear_model  # noqa: F401
+    the import holds the GIL only between its file reads and C initializers). Best effort:
+    the process may be ending (Ctrl-C, a bad file) while this runs, and a real import problem
+    shows where the fit imports them."""
+    try:
+        import scipy.special  # noqa: F401
+        import sklearn.linear_model  # noqa: F401
+    except BaseException:  # noqa: BLE001, S110 - see above; never a traceback from a preload
+        pass
 
 
 def gram_suits(q: int, n_train: int, n_cells: int) -> bool:

@@ -186,10 +186,13 @@ def summary_figure(report: Report) -> Figure:
 
 def load_matplotlib() -> None:
     """Import what drawing needs now (about half a second; on a thread while a diagnosis
-    reads its file, see batch.run_one)."""
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-    from PIL import Image  # noqa: F401
+    reads its file, see batch.run_one). Best effort, as paths.load_solvers."""
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+        from PIL import Image  # noqa: F401
+    except BaseException:  # noqa: BLE001, S110 - never a traceback from a preload
+        pass
 
 
 def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
@@ -207,7 +210,12 @@ def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
         FILE_NAMES["path"]: lambda: coefficient_path_figure(report),
         FILE_NAMES["summary"]: lambda: summary_figure(report),
     }
-    import matplotlib.backends.backend_agg  # noqa: F401 - loaded before a fork, for both
+    # Loaded here before a fork, for both processes; this also waits for load_matplotlib's
+    # thread to finish these modules, so no import is half done (its lock held by a thread
+    # the copy does not have) when the process forks.
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    from PIL import Image  # noqa: F401
 
     forked = {}
     if processes > 1 and sys.platform == "linux":
