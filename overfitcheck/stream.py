@@ -23,7 +23,7 @@ import queue
 import resource
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -122,14 +122,20 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     notes: list[str] = list(fmt.notes)
     ranges = split_ranges(fmt, chunk_rows)
     chunks: Iterator[pd.DataFrame] | None = None
+    ahead: dict[int, Future] = {}
     if ranges is not None:
         if len(ranges) < 2:  # one chunk holds the file: read it whole
             return None
-        try:
-            first = read_range(fmt, *ranges[0], None)
-            check_frame(first, fmt.path)
-        except CutFailed:  # e.g. R's row names: the reader in order says what it does
-            ranges = None
+        # WORKERS ranges in flight hold about one chunk of rows; the second range is parsed
+        # while the probe parses the first.
+        ranges = split_ranges(fmt, max(chunk_rows // WORKERS, 1)) or ranges
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="probe") as probe:
+            ahead[1] = probe.submit(read_range, fmt, *ranges[1], None, ())
+            try:
+                first = read_range(fmt, *ranges[0], None)
+                check_frame(first, fmt.path)
+            except CutFailed:  # e.g. R's row names: the reader in order says what it does
+                ranges = None
     if ranges is None:
         chunks = read_chunks(fmt, chunk_rows, notes)
         try:
@@ -163,7 +169,8 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
         if ranges is not None:
             names_read = [str(c) for c in first.columns]
             return lambda: RangeSource(fmt, ranges, names_read, text,
-                                       first if opening and not text else None)
+                                       first if opening and not text else None,
+                                       ahead.pop(1, None) if opening and not text else None)
         return lambda: FrameSource(chunks if opening and chunks is not None else
                                    read_chunks(fmt, chunk_rows, notes if opening else [], text))
 
@@ -536,11 +543,17 @@ class RangeSource(Source):
     names: list[str]
     text: tuple[str, ...] = ()
     first: pd.DataFrame | None = None  # the first range, already parsed by the probe
+    second: Future | None = None  # the second, parsed (without names) beside the probe
 
     def parts(self, pool, prepare):
         def job(i: int) -> _Part:
             if i == 0 and self.first is not None:
                 frame, self.first = self.first, None
+            elif i == 1 and self.second is not None:
+                frame, self.second = self.second.result(), None
+                if frame.shape[1] != len(self.names):
+                    raise CutFailed("the rows do not line up with the header")
+                frame.columns = self.names
             else:
                 frame = read_range(self.fmt, *self.ranges[i], self.names if i else None,
                                    self.text)

@@ -233,3 +233,28 @@ def _gzip(path):
     packed = path.with_suffix(".csv.gz")
     packed.write_bytes(gzip.compress(path.read_bytes()))
     return packed
+
+
+def test_a_column_that_turns_to_text_inside_a_range_reads_as_whole(tmp_path):
+    """Ranges are parsed with low_memory, which types blocks of lines apart: numbers turning
+    to text within one range come out mixed, and that range is parsed again whole (no
+    warning), so the column is text as in a whole-file read and the reports agree."""
+    from overfitcheck.read import read_range, read_table, sniff, split_ranges
+
+    rng = np.random.default_rng(11)
+    n = 120_000
+    mixed = rng.normal(size=n).round(3).astype(object)
+    mixed[100_000:] = rng.choice(["low", "high"], size=n - 100_000)
+    frame = pd.DataFrame({"x": rng.normal(size=n), "mixed": mixed, "y": rng.normal(size=n)})
+    path = tmp_path / "mixed.csv"
+    frame.to_csv(path, index=False)
+    fmt = sniff(path)
+    ranges = split_ranges(fmt, 60_000)
+    first = read_range(fmt, *ranges[0], None)
+    last = read_range(fmt, *ranges[-1], list(first.columns))
+    whole = read_table(path).frame
+    assert last["mixed"].dtype == whole["mixed"].dtype
+    assert list(last["mixed"].iloc[-3:]) == list(whole["mixed"].iloc[-3:])
+    assert isinstance(last["mixed"].iloc[0], str)  # the numbers as written, not as floats
+    streamed = diagnose(path, target="y", chunk_rows=100_000)
+    _compare(diagnose(path, target="y", chunk_rows=0).to_dict(), streamed.to_dict())
