@@ -8,6 +8,10 @@ chunk size and the number of columns, not by the number of rows; the only per-ro
 optional compact copy of the rows for the mean absolute error (within CACHE_BYTES), else the
 file is read a second time for it.
 
+A plain file is cut into byte ranges (read.split_ranges) that two threads parse at once; the
+chunks are then numbered and summed in file order, so the sums do not depend on which thread
+finished first. A compressed file, or one whose cuts do not parse as rows, is read in order.
+
 Accumulated columns: per numeric column its value (minus a centre taken from the first chunk,
 0 where missing) and a missing marker; per text column one column per label seen (growing as
 labels appear, up to TRACK_LEVELS). A column whose type the first chunk guessed wrong (numbers
@@ -200,8 +204,8 @@ def _passes(fmt: Format, config: Config, target: str, names: list[str],
     for attempt in range(MAX_PASSES):
         stage = "reading rows" if attempt == 0 else "reading rows again (column types settled)"
         settled_text = tuple(sorted(text))
-        state = _Pass(fmt, config, target, names, kinds, config.chunk_rows, settled_text,
-                      fixed, sources(settled_text, False))
+        state = _Pass(fmt, config, target, names, kinds, settled_text, fixed,
+                      sources(settled_text, False))
         try:
             state.run(progress, stage, sources(settled_text, attempt == 0)())
         except (EncodingChanged, ReadWhole):
@@ -241,10 +245,10 @@ class _Pass:
     """One pass over the file: statistics under the current column kinds, and summaries."""
 
     def __init__(self, fmt: Format, config: Config, target: str, names: list[str],
-                 kinds: dict[str, str], chunk_rows: int, text: tuple[str, ...],
+                 kinds: dict[str, str], text: tuple[str, ...],
                  fixed: dict[str, Encoding], again: Callable[[], Source]):
         self.fmt, self.config, self.target, self.names = fmt, config, target, names
-        self.kinds, self.chunk_rows, self.text_columns = dict(kinds), chunk_rows, text
+        self.kinds, self.text_columns = dict(kinds), text
         self.fixed = dict(fixed)  # categorical columns whose plan is known: one column a level
         self.numeric = [c for c in names if kinds[c] == "numeric"]
         self.categorical = [c for c in names if kinds[c] == "categorical"]
