@@ -188,11 +188,15 @@ def load_matplotlib() -> None:
     """Import what drawing needs now (about half a second; on a thread while a diagnosis
     reads its file, see batch.run_one). Best effort, as paths.load_solvers."""
     try:
-        import matplotlib.backends.backend_agg  # noqa: F401
-        import matplotlib.figure  # noqa: F401
-        from PIL import Image  # noqa: F401
+        _import_drawing()
     except BaseException:  # noqa: BLE001, S110 - never a traceback from a preload
         pass
+
+
+def _import_drawing() -> None:
+    import matplotlib.backends.backend_agg  # noqa: F401
+    import matplotlib.figure  # noqa: F401
+    from PIL import Image  # noqa: F401
 
 
 def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
@@ -213,18 +217,16 @@ def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
     # Loaded here before a fork, for both processes; this also waits for load_matplotlib's
     # thread to finish these modules, so no import is half done (its lock held by a thread
     # the copy does not have) when the process forks.
-    import matplotlib.backends.backend_agg  # noqa: F401
-    import matplotlib.figure  # noqa: F401
-    from PIL import Image  # noqa: F401
-
-    forked = {}
+    _import_drawing()
+    pngs: dict[str, bytes] = {}
     if processes > 1 and sys.platform == "linux":
-        forked = _draw_in_child({FILE_NAMES[key]: figures.pop(FILE_NAMES[key])
-                                 for key in FORKED}, lambda: _draw_all(figures))
-        if forked is None:  # the copy failed (it cannot have output): draw them here
-            return render_pngs(report)
-    pngs = _draw_all(figures) if not forked else forked.pop(None)
-    pngs.update(forked)
+        theirs = {FILE_NAMES[key]: figures.pop(FILE_NAMES[key]) for key in FORKED}
+        mine = dict(figures)
+        pngs, drawn = _draw_in_child(theirs, lambda: _draw_all(mine))
+        # The copy failed (it cannot have output): its figures are drawn here.
+        figures = theirs if drawn is None else {}
+        pngs.update(drawn or {})
+    pngs.update(_draw_all(figures))
     return {name: pngs[name] for name in FILE_NAMES.values()}
 
 
@@ -256,11 +258,11 @@ def _png(fig: Figure) -> bytes:
     return buffer.getvalue()
 
 
-def _draw_in_child(figures: dict, meanwhile) -> dict | None:
-    """Draw `figures` in a forked copy of this process while this one runs `meanwhile()`;
-    the copy's PNGs plus meanwhile's result under the key None, or None if the copy failed.
-    The copy only draws and writes to a pipe, then leaves with os._exit (no cleanup of the
-    parent's state, no flush of its buffers)."""
+def _draw_in_child(figures: dict, meanwhile) -> tuple[dict, dict | None]:
+    """Draw `figures` in a forked copy of this process while this one runs `meanwhile()`:
+    (meanwhile's result, the copy's PNGs or None if the copy failed). The copy only draws and
+    writes to a pipe, then leaves with os._exit (no cleanup of the parent's state, no flush
+    of its buffers)."""
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:  # the copy
@@ -281,7 +283,7 @@ def _draw_in_child(figures: dict, meanwhile) -> dict | None:
             mine = meanwhile()
             data = pipe.read()
         done = os.waitpid(pid, 0)[1] == 0
-        return {**pickle.loads(data), None: mine} if done else None
+        return mine, pickle.loads(data) if done else None
     finally:
         if not done:  # interrupted or failed: the copy must not outlive this call
             try:
