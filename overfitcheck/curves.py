@@ -140,15 +140,23 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     """
     folds: list[Fold] = []
     sizes = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits))
+    whole = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits), dtype=bool)
     for j, fold in enumerate(splits.folds):
         subsets = learning_subsets(fold.train, dataset.y, dataset.task, seed + j)
         for i, subset in enumerate(subsets):
-            folds.append(Fold(subset, fold.validation))
             sizes[i, j] = subset.size
+            # A subset holding the whole training fold is that fold's own fit at the chosen
+            # alpha: its errors are already on the validation curve (at full precision).
+            whole[i, j] = np.array_equal(subset, fold.train)
+            if not whole[i, j]:
+                folds.append(Fold(subset, fold.validation))
+    if on_fit_done is not None:
+        for _ in range(int(whole.sum())):
+            on_fit_done()
     grids = {}
     starts = {}
     newton = dataset.task == "binary" and dataset.n_features <= NEWTON_MAX_FEATURES \
-        and dataset.n_features < min(f.train.size for f in folds)
+        and dataset.n_features < min((f.train.size for f in folds), default=0)
     for penalty, curve in curves.items():
         walk = curve.alphas[curve.alphas >= curve.alpha_min]
         if newton and penalty in ("l1", "l2") and curve.coef is not None \
@@ -167,14 +175,21 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
         grids[penalty] = walk
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
                       coef_on_all_rows=False, jobs=jobs, precision=PLOT,
-                      on_saturation="hold", on_fit_done=on_fit_done, start=starts)
-    shape = (splits.n_splits, len(LEARNING_FRACTIONS))
+                      on_saturation="hold", on_fit_done=on_fit_done, start=starts) \
+        if folds else {}
     out = {}
-    for penalty, path in paths.items():
-        at = int(np.argmin(path.alphas))  # the chosen alpha ends each walk
-        out[penalty] = LearningCurve(
-            penalty, curves[penalty].alpha_min, LEARNING_FRACTIONS, sizes.mean(axis=1),
-            path.train[metric][at].reshape(shape).T, path.validation[metric][at].reshape(shape).T)
+    for penalty, curve in curves.items():
+        train = np.tile(curve.train_folds[curve.index_min], (len(LEARNING_FRACTIONS), 1))
+        validation = np.tile(curve.validation_folds[curve.index_min],
+                             (len(LEARNING_FRACTIONS), 1))
+        if folds:
+            path = paths[penalty]
+            at = int(np.argmin(path.alphas))  # the chosen alpha ends each walk
+            fitted = ~whole.T  # (folds, sizes), in the order the subsets were listed
+            train.T[fitted] = path.train[metric][at]
+            validation.T[fitted] = path.validation[metric][at]
+        out[penalty] = LearningCurve(penalty, curve.alpha_min, LEARNING_FRACTIONS,
+                                     sizes.mean(axis=1), train, validation)
     return out
 
 

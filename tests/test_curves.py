@@ -33,12 +33,39 @@ def test_learning_subsets_started_from_the_model_on_all_rows_equal_cold_fits(mon
 
     monkeypatch.setattr(newton, "binary_path", recording_path)
     warm = learning_curves(dataset, splits, curves, "log_loss", config.seed)
-    assert sum(starts) == 2 * len(warm["l1"].fractions) * splits.n_splits  # l1 and l2
+    # Every subset but the whole fold (the fold's own fit, already on the validation curve).
+    subsets = (len(warm["l1"].fractions) - 1) * splits.n_splits
+    assert sum(starts) == 2 * subsets  # l1 and l2
     cold = learning_curves(dataset, splits, {p: replace(c, coef=None) for p, c in curves.items()},
                            "log_loss", config.seed)
-    assert sum(starts) == 2 * len(warm["l1"].fractions) * splits.n_splits  # none this time
+    assert sum(starts) == 2 * subsets  # none this time
     for penalty in ("none", "l1", "l2"):
         np.testing.assert_allclose(warm[penalty].validation_folds,
                                    cold[penalty].validation_folds, rtol=1e-4, err_msg=penalty)
         np.testing.assert_allclose(warm[penalty].train_folds, cold[penalty].train_folds,
                                    rtol=1e-4, err_msg=penalty)
+
+
+def test_the_whole_fold_point_of_a_learning_curve_is_the_fold_fit_at_the_chosen_alpha():
+    """The largest learning subset is the whole training fold: its errors are taken from the
+    validation curve, and equal a fit of that fold at the chosen alpha made afresh."""
+    config = Config(target="churn", cv=3)
+    dataset = load_dataset(ROOT / "sample_data" / "telco_churn.csv", config)
+    splits = make_splits(dataset, config)
+    grids = {p: alphas[[6, 12, 18]] for p, alphas in alpha_grids(dataset, config).items()}
+    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                      {"none": np.array([0.0]), **grids}, coef_on_all_rows=False)
+    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    learning = learning_curves(dataset, splits, curves, "log_loss", config.seed)
+    for penalty, curve in curves.items():
+        assert learning[penalty].fractions[-1] == 1.0
+        np.testing.assert_array_equal(learning[penalty].validation_folds[-1],
+                                      curve.validation_folds[curve.index_min])
+        again = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                          {penalty: curve.alphas[[curve.index_min]]}, coef_on_all_rows=False)
+        np.testing.assert_allclose(learning[penalty].validation_folds[-1],
+                                   again[penalty].validation["log_loss"][0], rtol=1e-8)
+        np.testing.assert_allclose(learning[penalty].train_folds[-1],
+                                   again[penalty].train["log_loss"][0], rtol=1e-8)
+        # and the smaller subsets were fitted: fewer rows, a lower training error on average
+        assert learning[penalty].train_mean[0] < learning[penalty].train_mean[-1]
