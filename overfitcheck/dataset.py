@@ -183,7 +183,9 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
     check_design(len(y), [(str(frame.columns[position]), len(block_names))
                           for position, _, block_names in encoded])
     names = [n for _, _, block_names in encoded for n in block_names]
-    X = np.empty((len(y), len(names)), dtype=np.float64)
+    # Column-major: filled a column block at a time, and fold rows taken from it keep the order
+    # the solvers want (paths.take_rows).
+    X = np.empty((len(y), len(names)), dtype=np.float64, order="F")
     start = 0
     for position, encoding, block_names in encoded:  # filled in place: no second copy
         X[:, start:start + len(block_names)] = encode_column(frame.iloc[:, position], encoding)

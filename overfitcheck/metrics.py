@@ -68,10 +68,33 @@ def classification_errors(y: np.ndarray, proba: np.ndarray, n_classes: int
     return errors
 
 
+def binary_errors(y: np.ndarray, p1: np.ndarray) -> dict[str, np.ndarray]:
+    """classification_errors for two classes from P(class 1) alone, p1 (A, n): the same
+    numbers as for the stacked (A, n, 2) probabilities [1 - p1, p1] (the log loss's mean may
+    differ in the last bit: it sums contiguous rows pairwise), without building them (scoring
+    was a fifth of a binary fold's time on 160,000 rows)."""
+    eps = np.finfo(p1.dtype).eps
+    q1 = np.clip(p1, eps, 1 - eps)
+    q0 = np.clip(1 - p1, eps, 1 - eps)
+    positive = y == 1
+    chosen = np.where(positive[None, :], q1, q0)
+    chosen /= q0 + q1  # as classification_errors renormalizes the clipped pair
+    errors = {"log_loss": -np.mean(np.log(chosen), axis=1)}
+    correct = (p1 > 1 - p1) == positive[None, :]  # argmax of [1 - p1, p1]: ties go to class 0
+    errors["accuracy"] = 1 - correct.mean(axis=1)
+    present = np.unique(y)
+    recall = np.stack([correct[:, y == c].mean(axis=1) for c in present], axis=1)
+    errors["balanced_accuracy"] = 1 - recall.mean(axis=1)
+    errors["roc_auc"] = 1 - _auc_path(y, p1)
+    errors["brier"] = np.mean((p1 - y[None, :]) ** 2, axis=1)
+    return errors
+
+
 def _auc_path(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
-    """ROC AUC of each row of scores (A, n) by the rank-sum formula, ties counting one half (a
-    positive's rank is the mean of its first and last place among equal scores); NaN when a
-    class is absent. Sorting values, not indices, is the fast path of numpy's sort."""
+    """ROC AUC of each row of scores (A, n): the share of (positive, negative) pairs the
+    positive scores above, ties counting one half (the rank-sum formula without the positives'
+    ranks among themselves, which cancel); NaN when a class is absent. Sorting values, not
+    indices, is the fast path of numpy's sort."""
     positive = y == 1
     n_pos = int(positive.sum())
     n_neg = y.size - n_pos
@@ -79,9 +102,9 @@ def _auc_path(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     if n_pos == 0 or n_neg == 0:
         return out
     for a, score in enumerate(scores):
-        everything = np.sort(score)
+        negatives = np.sort(score[~positive])
         ours = np.sort(score[positive])
-        ranks = (np.searchsorted(everything, ours, "left")
-                 + np.searchsorted(everything, ours, "right") + 1) / 2.0
-        out[a] = (float(ranks.sum()) - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        below = np.searchsorted(negatives, ours, "left").sum(dtype=np.int64)
+        not_above = np.searchsorted(negatives, ours, "right").sum(dtype=np.int64)
+        out[a] = (below + not_above) / 2.0 / (n_pos * n_neg)
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import sklearn.metrics as skm
 
-from overfitcheck.metrics import classification_errors, regression_errors
+from overfitcheck.metrics import binary_errors, classification_errors, regression_errors
 
 
 def test_regression_errors_match_sklearn():
@@ -32,6 +32,24 @@ def test_binary_errors_match_sklearn():
                           1 - skm.balanced_accuracy_score(y, p1[a] > 0.5))
         assert np.isclose(errors["roc_auc"][a], 1 - skm.roc_auc_score(y, p1[a]))
         assert np.isclose(errors["brier"][a], skm.brier_score_loss(y, p1[a]))
+
+
+def test_binary_errors_from_p1_equal_the_stacked_probabilities():
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 500)
+    eta = rng.normal(scale=20, size=(4, 500))  # some saturate: clipping and ties at 0 and 1
+    eta[1, ::7] = 0.0  # p1 = 0.5 exactly: argmax ties go to class 0
+    eta[2] = np.round(eta[2])  # many tied scores for the AUC
+    p1 = 1 / (1 + np.exp(-eta))
+    stacked = classification_errors(y, np.stack([1 - p1, p1], axis=2), 2)
+    fast = binary_errors(y, p1)
+    assert fast.keys() == stacked.keys()
+    for name in fast:  # the log loss's mean sums in another order: the last bit may differ
+        np.testing.assert_allclose(fast[name], stacked[name], rtol=1e-14, atol=0, err_msg=name)
+    for name in ("accuracy", "balanced_accuracy", "roc_auc", "brier"):
+        np.testing.assert_array_equal(fast[name], stacked[name], err_msg=name)
+    for a in range(4):
+        assert np.isclose(fast["roc_auc"][a], 1 - skm.roc_auc_score(y, p1[a]), rtol=0, atol=1e-15)
 
 
 def test_multiclass_errors_match_sklearn():

@@ -139,7 +139,7 @@ def test_standardization_never_sees_validation_rows():
     """No leakage: changing every validation row leaves all training-side numbers unchanged."""
     config, dataset, splits, grids = _setup(DATA / "penguins.csv", target="species")
     fold = splits.folds[0]
-    poisoned = dataset.X.copy()
+    poisoned = dataset.X.copy(order="A")  # same memory order: the same sums, bit for bit
     poisoned[fold.validation] = poisoned[fold.validation] * 1000 + 7
     poisoned[fold.validation[::3]] = np.nan
     for X in (dataset.X, poisoned):
