@@ -116,6 +116,26 @@ def test_small_files_and_class_targets_are_read_whole(tmp_path):
                              Config(target="default", chunk_rows=1000)) is None
 
 
+def test_a_worded_target_is_handed_over_before_any_range_is_parsed(tmp_path, monkeypatch):
+    """Words in the head's target (yes/no) decide it: no byte range is parsed to find out. A
+    target of numbers is still probed on a whole first chunk."""
+    import overfitcheck.stream as stream
+
+    parsed = []
+    real = stream.read_range
+    monkeypatch.setattr(stream, "read_range", lambda *a, **k: parsed.append(a) or real(*a, **k))
+    assert stream_regression(DATA / "default.csv",
+                             Config(target="default", chunk_rows=1000)) is None
+    assert parsed == []
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=5000).astype(object)
+    y[:100] = "n/a"  # spelled missing at the head: the numbers after it decide
+    frame = pd.DataFrame({"x": rng.normal(size=5000), "y": y})
+    frame.to_csv(tmp_path / "numbers.csv", index=False)
+    streamed = stream_regression(tmp_path / "numbers.csv", Config(target="y", chunk_rows=1000))
+    assert parsed and isinstance(streamed, StreamedDataset)
+
+
 def test_quoted_line_breaks_and_bad_rows_deep_in_a_streamed_file(tmp_path):
     """Quoted fields with line breaks stream like the rest; a broken row deep in the file is
     reported at its line, as when the file is read whole."""
