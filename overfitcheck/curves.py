@@ -141,13 +141,16 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     folds: list[Fold] = []
     sizes = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits))
     whole = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits), dtype=bool)
+    # A subset holding the whole training fold is that fold's own fit at the chosen alpha: its
+    # errors are already on the validation curve. Unless a fit there stopped at its cap (an
+    # unpenalized model on separable classes): where capped steps stop depends on the cap, so
+    # the whole fold is then fitted as the other subsets are, with the same cap.
+    reuse = all(curve.not_converged[curve.index_min] == 0 for curve in curves.values())
     for j, fold in enumerate(splits.folds):
         subsets = learning_subsets(fold.train, dataset.y, dataset.task, seed + j)
         for i, subset in enumerate(subsets):
             sizes[i, j] = subset.size
-            # A subset holding the whole training fold is that fold's own fit at the chosen
-            # alpha: its errors are already on the validation curve (at full precision).
-            whole[i, j] = np.array_equal(subset, fold.train)
+            whole[i, j] = reuse and np.array_equal(subset, fold.train)
             if not whole[i, j]:
                 folds.append(Fold(subset, fold.validation))
     if on_fit_done is not None:

@@ -69,3 +69,25 @@ def test_the_whole_fold_point_of_a_learning_curve_is_the_fold_fit_at_the_chosen_
                                    again[penalty].train["log_loss"][0], rtol=1e-8)
         # and the smaller subsets were fitted: fewer rows, a lower training error on average
         assert learning[penalty].train_mean[0] < learning[penalty].train_mean[-1]
+
+
+def test_a_fit_that_stopped_at_its_cap_is_fitted_again_on_the_whole_fold(monkeypatch):
+    """Separable classes: the unpenalized fits stop at their step cap, where they stop depends
+    on the cap, so the whole-fold subset is fitted like the others, not taken from the path."""
+    import overfitcheck.curves as curves_module
+
+    config = Config(target="target", cv=3)
+    dataset = load_dataset(ROOT / "tests" / "data" / "breast_cancer.csv", config)
+    splits = make_splits(dataset, config)
+    grids = {p: alphas[[6, 12]] for p, alphas in alpha_grids(dataset, config).items()}
+    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                      {"none": np.array([0.0]), **grids})
+    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    assert curves["none"].not_converged[0] > 0
+    fitted = []
+    real = curves_module.fit_paths
+    monkeypatch.setattr(curves_module, "fit_paths",
+                        lambda X, y, task, k, folds, *a, **kw: fitted.append(len(folds))
+                        or real(X, y, task, k, folds, *a, **kw))
+    learning = learning_curves(dataset, splits, curves, "log_loss", config.seed)
+    assert fitted == [len(learning["none"].fractions) * splits.n_splits]
