@@ -115,9 +115,26 @@ def _best_intercept(eta: np.ndarray, y: np.ndarray, b0: float) -> float:
 
 
 def _log_loss(eta: np.ndarray, y: np.ndarray) -> float:
-    """Mean log loss: log(1 + e^eta) - y eta by np.logaddexp's own formula, several times
-    faster (numpy's logaddexp loop is not vectorized; exp and log1p are)."""
-    return float(np.mean(np.maximum(eta, 0.0) + np.log1p(np.exp(-np.abs(eta))) - y * eta))
+    """Mean log loss: log(1 + e^eta) - y eta by np.logaddexp's own formula, max(eta, 0) +
+    log1p(e^-|eta|), in one scratch array and a dot product: several times faster than
+    np.logaddexp (whose loop is not vectorized) and than the formula with a temporary per term
+    (measured 0.9 ms against 3.4 ms on 160,000 rows, the same value to the last bit or two)."""
+    scratch = np.abs(eta)
+    np.negative(scratch, out=scratch)
+    np.exp(scratch, out=scratch)
+    np.log1p(scratch, out=scratch)
+    total = float(scratch.sum()) + float(np.maximum(eta, 0.0, out=scratch).sum())
+    return (total - float(y @ eta)) / eta.size
+
+
+def _expit(eta: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-eta) in place on one array: a third of scipy's expit time on 160,000 rows,
+    within an ulp or two (e^-eta overflows to inf below eta = -709, giving 0)."""
+    with np.errstate(over="ignore"):
+        out = np.negative(eta)
+        np.exp(out, out=out)
+        out += 1.0
+        return np.reciprocal(out, out=out)
 
 
 def _penalty(beta: np.ndarray, penalty: str, alpha: float) -> float:
@@ -136,7 +153,7 @@ class _Point:
     def __init__(self, beta: np.ndarray, b0: float, eta: np.ndarray, y: np.ndarray,
                  loss: float | None = None):
         self.beta, self.b0, self.eta = beta, b0, eta
-        self.prob = expit(eta)
+        self.prob = _expit(eta)
         self.loss = _log_loss(eta, y) if loss is None else loss
         self.residual = self.prob - y
         self._grad: np.ndarray | None = None
@@ -231,7 +248,7 @@ def _fit_alpha(X, y, hessian: _Hessian, point: _Point, penalty, alpha, precision
         size, start = 1.0, current
         while True:
             trial_beta, trial_b0 = beta + size * d_beta, b0 + size * d_b0
-            trial_eta = point.eta + size * d
+            trial_eta = point.eta + d if size == 1.0 else point.eta + size * d
             loss = _log_loss(trial_eta, y)
             value = loss + _penalty(trial_beta, penalty, alpha)
             if value <= current + 1e-15 * abs(current):
