@@ -178,8 +178,8 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
         grids[penalty] = walk
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
                       coef_on_all_rows=False, jobs=jobs, precision=PLOT,
-                      on_saturation="hold", on_fit_done=on_fit_done, start=starts) \
-        if folds else {}
+                      on_saturation="hold", on_fit_done=on_fit_done, start=starts,
+                      metrics=(metric,)) if folds else {}
     out = {}
     for penalty, curve in curves.items():
         train = np.tile(curve.train_folds[curve.index_min], (len(LEARNING_FRACTIONS), 1))

@@ -152,8 +152,8 @@ class _Fit:
 def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Sequence[Fold],
               grids: Mapping[str, np.ndarray], *, coef_on_all_rows: bool = True, jobs: int = 1,
               precision: Precision = EXACT, on_saturation: str = "skip",
-              on_fit_done=None, start: Mapping[str, np.ndarray] | None = None
-              ) -> dict[str, PenaltyPath]:
+              on_fit_done=None, start: Mapping[str, np.ndarray] | None = None,
+              metrics: Sequence[str] | None = None) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
     grids maps "baseline", "none", "l1", "l2" to alphas (ignored for baseline and none).
@@ -164,6 +164,7 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     start maps a penalty to coefficients (K', p) on the raw features' scale that each fold's
     fit begins from, put on the fold's standardization (the intercept is solved for). Only
     binary Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
+    metrics: the metrics to score (default every one of the task's); the others are NaN.
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -181,7 +182,7 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         tasks.append((np.arange(len(y)), np.arange(0)))
 
     work = [delayed(_fit_fold)(X, y, tr, va, task, n_classes, grids, precision,
-                               on_saturation if va.size else None, start or {})
+                               on_saturation if va.size else None, start or {}, metrics)
             for tr, va in tasks]
     if jobs != 1 and len(work) > 1:
         # Processes, not threads: warning filters are process-wide and scikit-learn flips them
@@ -269,7 +270,7 @@ def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate,
-              start=None):
+              start=None, metrics=None):
     """One fold (or all rows): standardize on its training rows, fit every path, score them.
 
     BLAS is held to one thread (measured: 2 OpenBLAS threads are many times slower than 1 for
@@ -289,11 +290,11 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
         warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%",
                                 UserWarning)
         return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
-                               saturate, start or {})
+                               saturate, start or {}, metrics)
 
 
 def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
-                    start):
+                    start, metrics=None):
     Xt, mean, scale = standardize(X, train)
     Xv = apply_standardize(X, validation, mean, scale)
     yt, yv = y[train], y[validation]
@@ -310,8 +311,8 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
             begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
                                             saturate, precision, begin, design, varies)
-    train_errors = {p: _errors(Xt, yt, f, task, n_classes) for p, f in fits.items()}
-    val_errors = {p: _errors(Xv, yv, f, task, n_classes) for p, f in fits.items()}
+    train_errors = {p: _errors(Xt, yt, f, task, n_classes, metrics) for p, f in fits.items()}
+    val_errors = {p: _errors(Xv, yv, f, task, n_classes, metrics) for p, f in fits.items()}
     return train_errors, val_errors, fits
 
 
@@ -327,7 +328,7 @@ def newton_design(Xt: np.ndarray, task: str):
     return Design(Xt)
 
 
-def _errors(Xs, y, fit: _Fit, task, n_classes) -> dict[str, np.ndarray]:
+def _errors(Xs, y, fit: _Fit, task, n_classes, metrics=None) -> dict[str, np.ndarray]:
     out = {m: np.full(fit.coef.shape[0], np.nan) for m in metric_names(task)}
     fitted = ~np.isnan(fit.coef).any(axis=(1, 2))
     if y.size == 0 or not fitted.any():
@@ -340,10 +341,11 @@ def _errors(Xs, y, fit: _Fit, task, n_classes) -> dict[str, np.ndarray]:
     if task == "regression":
         errors = regression_errors(y, eta[:, :, 0].T)
     else:
-        errors = binary_errors(y, expit(eta[:, :, 0])) if task == "binary" else \
+        errors = binary_errors(y, expit(eta[:, :, 0]), metrics) if task == "binary" else \
             classification_errors(y, probabilities(eta), n_classes)
     for m in out:  # a two-class target modelled as multiclass also gets a ROC AUC: not asked
-        out[m][fitted] = errors[m]
+        if metrics is None or m in metrics:
+            out[m][fitted] = errors[m]
     return out
 
 

@@ -52,6 +52,19 @@ def test_binary_errors_from_p1_equal_the_stacked_probabilities():
         assert np.isclose(fast["roc_auc"][a], 1 - skm.roc_auc_score(y, p1[a]), rtol=0, atol=1e-15)
 
 
+def test_binary_errors_score_only_the_metrics_asked_for():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 300)
+    p1 = rng.random((3, 300))
+    every = binary_errors(y, p1)
+    for names in (("log_loss",), ("roc_auc", "brier"), ("balanced_accuracy",)):
+        some = binary_errors(y, p1, names)
+        assert set(names) <= some.keys()
+        for name in names:
+            np.testing.assert_array_equal(some[name], every[name])
+    assert "roc_auc" not in binary_errors(y, p1, ("log_loss",))
+
+
 def test_multiclass_errors_match_sklearn():
     rng = np.random.default_rng(2)
     y = rng.integers(0, 3, 50)
