@@ -239,9 +239,10 @@ def _infer_task(y: pd.Series, forced: str | None) -> tuple[str, str]:
             raise UsageProblem(f"--task binary needs a target with 2 values; {y.name!r} has "
                                f"{distinct}", "use --task multiclass or regression")
         return forced, "set by --task"
-    if not pd.api.types.is_bool_dtype(y) and not pd.api.types.is_numeric_dtype(y):
-        numbers, _ = _as_numbers(y.astype(str))
-        if numbers is not None and distinct > MAX_CLASS_CODES:
+    if not pd.api.types.is_bool_dtype(y) and not pd.api.types.is_numeric_dtype(y) \
+            and distinct > MAX_CLASS_CODES:  # few labels are classes, numbers or not
+        numbers, _ = _as_numbers(y.astype(str))  # a regex per row: only when it can matter
+        if numbers is not None:
             return "regression", regression_reason(from_text=True)
     if pd.api.types.is_bool_dtype(y) or not pd.api.types.is_numeric_dtype(y):
         if distinct > MAX_CLASSES:
