@@ -121,9 +121,10 @@ Progress = Callable[[str, int, int], None]
 
 def _worded_target(fmt, config: Config) -> bool:
     """True when the target in the file's first HEAD_ROWS rows is written as words (yes/no,
-    species names), not numbers: a class target, whatever the rest of the file holds (it
-    cannot be mostly numbers if these rows are not). Deciding it here saves parsing the
-    probe's ranges only to hand the file to the whole-file reader (1.3 s on 200,000 rows)."""
+    species names), not numbers: a class target, so the file goes to the whole-file reader
+    without parsing the probe's ranges only to find that out (1.3 s on 200,000 rows). Should
+    the rest of the file be numbers after all, the whole-file rules still find a regression
+    target; it is then read in memory rather than streamed."""
     try:
         chunks = read_chunks(fmt, HEAD_ROWS, [])
         try:
