@@ -164,7 +164,8 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     start maps a penalty to coefficients (K', p) on the raw features' scale that each fold's
     fit begins from, put on the fold's standardization (the intercept is solved for). Only
     binary Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
-    metrics: the metrics to score (default every one of the task's); the others are NaN.
+    metrics: the metrics to score (default every one of the task's); the others are NaN. The
+    fit on all rows is never scored (its coefficients are what it is for).
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -181,8 +182,10 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     if coef_on_all_rows:
         tasks.append((np.arange(len(y)), np.arange(0)))
 
+    # The fit on all rows is kept for its coefficients alone: it is not scored (()).
     work = [delayed(_fit_fold)(X, y, tr, va, task, n_classes, grids, precision,
-                               on_saturation if va.size else None, start or {}, metrics)
+                               on_saturation if va.size else None, start or {},
+                               metrics if va.size else ())
             for tr, va in tasks]
     if jobs != 1 and len(work) > 1:
         # Processes, not threads: warning filters are process-wide and scikit-learn flips them
@@ -331,7 +334,7 @@ def newton_design(Xt: np.ndarray, task: str):
 def _errors(Xs, y, fit: _Fit, task, n_classes, metrics=None) -> dict[str, np.ndarray]:
     out = {m: np.full(fit.coef.shape[0], np.nan) for m in metric_names(task)}
     fitted = ~np.isnan(fit.coef).any(axis=(1, 2))
-    if y.size == 0 or not fitted.any():
+    if y.size == 0 or not fitted.any() or (metrics is not None and not metrics):
         return out
     # One matrix product for every alpha (BLAS; einsum's loop took 4x longer on 160,000 rows).
     coef = fit.coef[fitted]
