@@ -117,7 +117,12 @@ def _auc_path(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     for a, score in enumerate(scores):
         negatives = np.sort(score[~positive])
         ours = np.sort(score[positive])
-        below = np.searchsorted(negatives, ours, "left").sum(dtype=np.int64)
-        not_above = np.searchsorted(negatives, ours, "right").sum(dtype=np.int64)
+        first = np.searchsorted(negatives, ours, "left")
+        below = first.sum(dtype=np.int64)
+        # Ties with a negative are where a positive's first place holds its own score; the
+        # second search (as dear as the first) runs for those positives only.
+        tied = negatives[np.minimum(first, n_neg - 1)] == ours
+        not_above = below + (np.searchsorted(negatives, ours[tied], "right")
+                             - first[tied]).sum(dtype=np.int64)
         out[a] = (below + not_above) / 2.0 / (n_pos * n_neg)
     return out
