@@ -39,9 +39,9 @@ INTERCEPT_STEPS = 8
 # lstsq cutoff, squared: these are curvatures, not singular values).
 SINGULAR = 1e-12
 # A step whose gain is more than this fraction of the last one means the kept Hessian models the
-# loss poorly (a Newton step's gains shrink tenfold or more; the secant updates of
-# _Hessian.learn alone reach about a third): it is renewed. Measured on 160,000 x 132, a
-# tenth renewed it at most steps of small L2 alphas for no fewer passes.
+# loss poorly: it is renewed. Exact Newton gains shrink tenfold or more, but with the secant
+# updates of _Hessian.learn they often shrink only three- to tenfold; measured on 160,000 x 132,
+# a tenth renewed the Hessian at most steps of the small L2 alphas and saved no passes.
 GAIN_RENEW = 0.3
 
 
