@@ -55,6 +55,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
             dataset = stream_regression(source, config, progress)
     if dataset is None:
         dataset = load_dataset(source, config)
+    load_solvers()  # the thread's import done (or done here) before the fits import more of it
     metric = _metric(config.metric, dataset.task)
     total = config.cv + 1
     learning_total = config.cv * len(LEARNING_FRACTIONS)

@@ -15,6 +15,7 @@ LogisticRegression(C=1 / (n * alpha), l1_ratio=1 for L1 or 0 for L2).
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -110,16 +111,30 @@ def log_softmax(x, axis):
     return function(x, axis=axis)
 
 
+# Held while load_solvers imports: a second caller waits for the first.
+_SOLVERS_LOADING = threading.Lock()
+
+
 def load_solvers() -> None:
-    """Import scikit-learn's linear models and scipy's special functions now (on a thread:
-    the import holds the GIL only between its file reads and C initializers). Best effort:
-    the process may be ending (Ctrl-C, a bad file) while this runs, and a real import problem
-    shows where the fit imports them."""
-    try:
-        import scipy.special  # noqa: F401
-        import sklearn.linear_model  # noqa: F401
-    except BaseException:  # noqa: BLE001, S110 - see above; never a traceback from a preload
-        pass
+    """Import scikit-learn's linear models and scipy's special functions now; a caller while
+    another thread imports them waits until it is done.
+
+    diagnose() runs this on a thread while it reads (the import holds the GIL only between its
+    file reads and C initializers), and again before anything else imports scikit-learn: two
+    threads importing it at once can meet a module half initialized (sklearn.base's circular
+    imports), an ImportError that CI met when a small file was read before the thread's import
+    had finished. Best effort: the process may be ending (Ctrl-C, a bad file) while this runs,
+    and a real import problem shows where the fit imports them."""
+    with _SOLVERS_LOADING:
+        try:
+            _import_solvers()
+        except BaseException:  # noqa: BLE001, S110 - see above; never a traceback from a preload
+            pass
+
+
+def _import_solvers() -> None:
+    import scipy.special  # noqa: F401
+    import sklearn.linear_model  # noqa: F401
 
 
 def gram_suits(q: int, n_train: int, n_cells: int) -> bool:

@@ -245,6 +245,50 @@ def test_the_command_line_starts_without_the_solvers_or_matplotlib():
     assert result.returncode == 0, result.stderr
 
 
+def test_load_solvers_waits_for_a_thread_importing_them(monkeypatch):
+    """diagnose() imports the solvers on a thread while it reads, then calls load_solvers
+    itself before anything else imports scikit-learn: that call returns only once the thread's
+    import is done (two threads importing scikit-learn at once met a half-initialized
+    sklearn.base in CI)."""
+    import threading
+    import time
+
+    import overfitcheck.paths as paths
+
+    events = []
+
+    def slow_import():
+        events.append("thread imports")
+        time.sleep(0.5)
+        events.append("thread done")
+
+    monkeypatch.setattr(paths, "_import_solvers", slow_import)
+    thread = threading.Thread(target=paths.load_solvers)
+    thread.start()
+    while not events:
+        time.sleep(0.01)
+    monkeypatch.setattr(paths, "_import_solvers", lambda: events.append("main imports"))
+    paths.load_solvers()
+    events.append("main returns")
+    thread.join()
+    assert events == ["thread imports", "thread done", "main imports", "main returns"]
+
+
+def test_diagnose_also_loads_the_solvers_on_its_own_thread(monkeypatch):
+    import sys
+    import threading
+
+    import overfitcheck.diagnose  # noqa: F401 - the module, not the function of that name
+
+    module = sys.modules["overfitcheck.diagnose"]
+    callers = []
+    real = module.load_solvers
+    monkeypatch.setattr(module, "load_solvers",
+                        lambda: callers.append(threading.current_thread()) or real())
+    module.diagnose(DATA / "penguins.csv", target="species", cv=3)
+    assert threading.main_thread() in callers  # not only the preload thread
+
+
 @pytest.mark.parametrize("penalty", ["l1", "l2"])
 def test_binary_paths_from_a_hessian_sample_equal_exact_newton(monkeypatch, penalty):
     """The sampled Hessian (above HESSIAN_ROWS rows) only shapes the steps: the path reaches the
