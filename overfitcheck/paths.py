@@ -128,8 +128,11 @@ def load_solvers() -> None:
     with _SOLVERS_LOADING:
         try:
             _import_solvers()
-        except BaseException:  # noqa: BLE001, S110 - see above; never a traceback from a preload
+        except Exception:  # noqa: BLE001, S110 - see above
             pass
+        except BaseException:  # never a traceback from the preload thread; Ctrl-C stops diagnose
+            if threading.current_thread() is threading.main_thread():
+                raise
 
 
 def _import_solvers() -> None:
