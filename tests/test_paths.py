@@ -291,10 +291,11 @@ def test_diagnose_also_loads_the_solvers_on_its_own_thread(monkeypatch):
 
 @pytest.mark.parametrize("penalty", ["l1", "l2"])
 def test_binary_paths_from_a_hessian_sample_equal_exact_newton(monkeypatch, penalty):
-    """The sampled Hessian (above HESSIAN_ROWS rows) only shapes the steps: the path reaches the
-    fits plain Newton reaches (telco_churn: 5,634 training rows, 41 features, a 2,000-row
-    sample). Its one-hot levels are exactly collinear, so L1 coefficients are not unique:
-    the models are compared by their predictions and objectives."""
+    """The sampled Hessian and the float32 passes (above HESSIAN_ROWS rows) only shape the
+    steps: the path reaches the fits plain Newton reaches (telco_churn: 5,634 training rows, 41
+    features, a 2,000-row sample). Its one-hot levels are exactly collinear, so L1
+    coefficients are not unique: the models are compared by their predictions and
+    objectives."""
     import overfitcheck.paths_newton as newton
 
     config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
@@ -314,9 +315,44 @@ def test_binary_paths_from_a_hessian_sample_equal_exact_newton(monkeypatch, pena
 
     exact = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
     monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    assert newton.Design(Xt).X32 is not None  # the steps' passes are float32 ones
     sampled = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
     assert not sampled.not_converged.any()
     eta, objective = predictions_and_objectives(sampled)
     eta_exact, objective_exact = predictions_and_objectives(exact)
     np.testing.assert_allclose(objective, objective_exact, rtol=1e-9)
     np.testing.assert_allclose(eta, eta_exact, rtol=0, atol=1e-4)
+
+
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_float32_steps_end_at_the_float64_optimum(monkeypatch, penalty):
+    """Fast steps' gradients are float32 sums; the float64 certificate decides convergence.
+    Here every fast gradient is made 1e-5 wrong (a thousand times the tolerance): steps that
+    trusted it would stop at another model, but the paths still end where float64 Newton does,
+    with an exact gradient at the tolerance."""
+    import overfitcheck.paths_newton as newton
+
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn")
+    fold = splits.folds[0]
+    Xt, _, _ = standardize(dataset.X, fold.train)
+    yt = dataset.y[fold.train]
+    alphas = grids[penalty][:10]
+    exact = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    fast_gradient = newton.Design.gradient
+    monkeypatch.setattr(newton.Design, "gradient", lambda self, r, fast: (
+        fast_gradient(self, r, fast) + (1e-5 if fast else 0.0)))
+    certified = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
+    assert not certified.not_converged.any()
+    eta = np.einsum("np,ap->an", Xt, certified.coef[:, 0]) + certified.intercept
+    eta_exact = np.einsum("np,ap->an", Xt, exact.coef[:, 0]) + exact.intercept
+    np.testing.assert_allclose(eta, eta_exact, rtol=0, atol=1e-5)
+    y = (yt == 1).astype(float)
+    for a, alpha in enumerate(alphas):
+        residual = 1 / (1 + np.exp(-eta[a])) - y
+        grad = np.append(Xt.T @ residual / y.size, residual.mean())
+        beta = certified.coef[a, 0]
+        if penalty == "l2":
+            grad[:-1] += alpha * beta
+        assert newton._optimality_gap(grad, beta, penalty, alpha) <= 1e-7
