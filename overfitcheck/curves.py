@@ -9,7 +9,7 @@ import numpy as np
 
 from .dataset import Dataset
 from .errors import MetricUndefined
-from .paths import NEWTON_MAX_FEATURES, PLOT, PenaltyPath, fit_paths, standardize
+from .paths import NEWTON_MAX_FEATURES, PLOT, PenaltyPath, column_scaling, fit_paths
 from .splits import LEARNING_FRACTIONS, Fold, Splits, learning_subsets
 
 # At most this many warm-start steps down the grid to a learning-curve fit's alpha: enough to
@@ -18,8 +18,9 @@ LEARNING_WALK = 8
 # Coefficients below this (on standardized features) count as zero: coordinate descent sets
 # dropped features to exactly 0, so this only guards against float dust.
 ZERO_COEF = 1e-12
-# Columns standardized at a time when putting a model back on the raw features' scale.
-RAW_COLUMNS = 16
+# A fold's learning subsets go to this many runs of about equal rows (fit_paths' runs): one
+# run per fold would leave one of two workers idle for a fifth of the time with 5 folds.
+RUNS_PER_FOLD = 2
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,7 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     above it), at the PLOT precision.
     """
     folds: list[Fold] = []
+    runs: list[list[int]] = []
     sizes = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits))
     whole = np.zeros((len(LEARNING_FRACTIONS), splits.n_splits), dtype=bool)
     # A subset holding the whole training fold is that fold's own fit at the chosen alpha: its
@@ -148,16 +150,20 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     reuse = all(curve.not_converged[curve.index_min] == 0 for curve in curves.values())
     for j, fold in enumerate(splits.folds):
         subsets = learning_subsets(fold.train, dataset.y, dataset.task, seed + j)
+        fitted = []
         for i, subset in enumerate(subsets):
             sizes[i, j] = subset.size
             whole[i, j] = reuse and np.array_equal(subset, fold.train)
             if not whole[i, j]:
+                fitted.append(len(folds))
                 folds.append(Fold(subset, fold.validation))
+        runs += _balanced_runs(fitted, [folds[i].train.size for i in fitted])
     if on_fit_done is not None:
         for _ in range(int(whole.sum())):
             on_fit_done()
     grids = {}
     starts = {}
+    scale = None  # of every row: puts a model fitted on all rows back on the raw features
     newton = dataset.task == "binary" and dataset.n_features <= NEWTON_MAX_FEATURES \
         and dataset.n_features < min((f.train.size for f in folds), default=0)
     for penalty, curve in curves.items():
@@ -168,7 +174,9 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
             # steps from each subset's (unique, penalized) optimum; the unpenalized fit starts
             # cold, as its fold paths did: on separable subsets it has no optimum to reach, and
             # where its capped steps stop depends on the start.
-            starts[penalty] = _raw_coef(dataset.X, curve.coef[curve.index_min])
+            if scale is None:
+                scale = column_scaling(dataset.X)[1]
+            starts[penalty] = curve.coef[curve.index_min] / scale
         if dataset.task == "regression" or penalty == "none" or newton:
             # Exact solvers, and binary Newton steps (paths_newton.py), which start well from
             # zero or from the model on all rows: no warm walk needed.
@@ -179,7 +187,7 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
                       coef_on_all_rows=False, jobs=jobs, precision=PLOT,
                       on_saturation="hold", on_fit_done=on_fit_done, start=starts,
-                      metrics=(metric,)) if folds else {}
+                      metrics=(metric,), runs=runs) if folds else {}
     out = {}
     for penalty, curve in curves.items():
         train = np.tile(curve.train_folds[curve.index_min], (len(LEARNING_FRACTIONS), 1))
@@ -196,13 +204,17 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     return out
 
 
-def _raw_coef(X: np.ndarray, coef: np.ndarray) -> np.ndarray:
-    """Coefficients fitted on all rows' standardized features, on the raw features' scale."""
-    rows = np.arange(X.shape[0])
-    scale = np.empty(X.shape[1])
-    for j in range(0, X.shape[1], RAW_COLUMNS):  # a few columns at a time: no copy of all X
-        scale[j:j + RAW_COLUMNS] = standardize(X[:, j:j + RAW_COLUMNS], rows)[2]
-    return coef / scale
+def _balanced_runs(indices: list[int], sizes: list[int], n_runs: int = RUNS_PER_FOLD
+                   ) -> list[list[int]]:
+    """A fold's learning subsets dealt to n_runs runs of about equal rows, largest first (each
+    run takes its largest subset's rows once: fit_paths' runs)."""
+    runs: list[list[int]] = [[] for _ in range(n_runs)]
+    load = [0] * n_runs
+    for k in np.argsort(sizes, kind="stable")[::-1]:
+        lightest = int(np.argmin(load))
+        runs[lightest].append(indices[k])
+        load[lightest] += sizes[k]
+    return [run for run in runs if run]
 
 
 def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None

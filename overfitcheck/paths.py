@@ -65,6 +65,8 @@ LSTSQ_COND = 1e-6  # LinearRegression().tol (tests/test_paths.py checks it)
 # The full-Hessian multinomial step builds an n(K-1) x Kp design: up to this many cells (160 MB)
 # it does; above, the class-by-class step keeps memory at the size of X.
 EXPANDED_MAX_CELLS = 20_000_000
+# column_scaling standardizes this many columns at a time: a small copy instead of all X.
+SCALING_COLUMNS = 16
 # Binary paths take Newton steps with a p x p Hessian (paths_newton.py) up to this many features;
 # wider designs go through scikit-learn's solvers on the SVD scores.
 NEWTON_MAX_FEATURES = 2_000
@@ -171,7 +173,8 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
               grids: Mapping[str, np.ndarray], *, coef_on_all_rows: bool = True, jobs: int = 1,
               precision: Precision = EXACT, on_saturation: str = "skip",
               on_fit_done=None, start: Mapping[str, np.ndarray] | None = None,
-              metrics: Sequence[str] | None = None) -> dict[str, PenaltyPath]:
+              metrics: Sequence[str] | None = None,
+              runs: Sequence[Sequence[int]] | None = None) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
     grids maps "baseline", "none", "l1", "l2" to alphas (ignored for baseline and none).
@@ -184,6 +187,10 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     binary Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
     metrics: the metrics to score (default every one of the task's); the others are NaN. The
     fit on all rows is never scored (its coefficients are what it is for).
+    runs: groups of folds (indices) that share their validation rows and whose training rows
+    are nested, as learning subsets are: each group goes to one worker, which takes its rows
+    out of X once (the largest set, ordered so that every smaller one is a prefix) instead of
+    once per fold. Default: every fold on its own.
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -196,15 +203,20 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
             return fit_regression_paths(in_memory(X, y, folds), grids,
                                         coef_on_all_rows=coef_on_all_rows,
                                         precision=precision, on_fit_done=on_fit_done)
-    tasks = [(f.train, f.validation) for f in folds]
+    groups = [list(run) for run in runs] if runs is not None else \
+        [[i] for i in range(len(folds))]
+    if sorted(i for run in groups for i in run) != list(range(len(folds))):
+        raise ValueError("runs must hold every fold once")
+    tasks = [([folds[i].train for i in run], folds[run[0]].validation) for run in groups]
     if coef_on_all_rows:
-        tasks.append((np.arange(len(y)), np.arange(0)))
+        groups.append([len(folds)])
+        tasks.append(([np.arange(len(y))], np.arange(0)))
 
     # The fit on all rows is kept for its coefficients alone: it is not scored (()).
-    work = [delayed(_fit_fold)(X, y, tr, va, task, n_classes, grids, precision,
-                               on_saturation if va.size else None, start or {},
-                               metrics if va.size else ())
-            for tr, va in tasks]
+    work = [delayed(_fit_run)(X, y, trains, va, task, n_classes, grids, precision,
+                              on_saturation if va.size else None, start or {},
+                              metrics if va.size else ())
+            for trains, va in tasks]
     if jobs != 1 and len(work) > 1:
         # Processes, not threads: warning filters are process-wide and scikit-learn flips them
         # inside its solvers (catch_warnings is not thread-safe), so threads would turn one
@@ -212,11 +224,12 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         stream = Parallel(n_jobs=jobs, return_as="generator")(work)
     else:
         stream = (function(*args, **kwargs) for function, args, kwargs in work)
-    results = []
-    for result in stream:
-        results.append(result)
-        if on_fit_done is not None:
-            on_fit_done()
+    results: list = [None] * (len(folds) + int(coef_on_all_rows))
+    for run, run_results in zip(groups, stream, strict=True):
+        for i, result in zip(run, run_results, strict=True):
+            results[i] = result
+            if on_fit_done is not None:
+                on_fit_done()
     fold_results = results[: len(folds)]
     full = results[len(folds)] if coef_on_all_rows else None
     paths = {}
@@ -248,7 +261,7 @@ def standardize(X: np.ndarray, train: np.ndarray
     # and the same numbers bit for bit.
     Xt = np.asarray(take_rows(X, train), dtype=float)
     if np.may_share_memory(Xt, X):  # a slice of rows is a view: never touch the caller's X
-        Xt = Xt.copy()
+        Xt = Xt.copy(order="K")
     missing = np.isnan(Xt)
     some_missing = bool(missing.any())
     counts = Xt.shape[0] - missing.sum(axis=0)
@@ -268,12 +281,22 @@ def standardize(X: np.ndarray, train: np.ndarray
     return Xt, mean, scale
 
 
+def column_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """standardize's mean and scale over every row of X, a few columns at a time (each column's
+    numbers are standardize's own): no copy of all X."""
+    mean, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
+    for j in range(0, X.shape[1], SCALING_COLUMNS):
+        _, mean[j:j + SCALING_COLUMNS], scale[j:j + SCALING_COLUMNS] = standardize(
+            X[:, j:j + SCALING_COLUMNS], slice(None))
+    return mean, scale
+
+
 def apply_standardize(X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: np.ndarray
                       ) -> np.ndarray:
     """The training fold's imputation and scaling applied to other rows."""
     Xv = np.asarray(take_rows(X, rows), dtype=float)
     if np.may_share_memory(Xv, X):
-        Xv = Xv.copy()
+        Xv = Xv.copy(order="K")
     np.copyto(Xv, mean, where=np.isnan(Xv))
     Xv -= mean
     Xv /= scale
@@ -290,9 +313,38 @@ def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return X[rows]
 
 
+def _fit_run(X, y, trains, validation, task, n_classes, grids, precision, saturate, start,
+             metrics):
+    """_fit_fold for each of nested training sets sharing `validation` (fit_paths' runs), with
+    the rows taken out of X once: ordered so that each set is a prefix of the largest."""
+    if len(trains) == 1:
+        return [_fit_fold(X, y, trains[0], validation, task, n_classes, grids, precision,
+                          saturate, start, metrics)]
+    order, sizes = nested_order(trains)
+    Xr, Vr = take_rows(X, order), take_rows(X, validation)
+    yr = y[order]
+    return [_fit_fold(Xr, yr, slice(0, size), slice(None), task, n_classes, grids, precision,
+                      saturate, start, metrics, Xv=Vr, yv=y[validation]) for size in sizes]
+
+
+def nested_order(trains: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
+    """The rows of the largest of nested sorted row sets, ordered so that every set is a
+    prefix (the smallest set's rows first, each in file order), and each set's length."""
+    largest = trains[int(np.argmax([t.size for t in trains]))]
+    first = np.full(largest.size, len(trains))  # the earliest set (by size) holding the row
+    by_size = sorted(range(len(trains)), key=lambda i: trains[i].size)
+    for rank, i in enumerate(reversed(by_size)):
+        at = np.searchsorted(largest, trains[i])
+        if at.size and (at.max() >= largest.size or np.any(largest[at] != trains[i])):
+            raise ValueError("runs must hold nested training sets")
+        first[at] = len(trains) - 1 - rank
+    return largest[np.argsort(first, kind="stable")], [int(t.size) for t in trains]
+
+
 def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate,
-              start=None, metrics=None):
+              start=None, metrics=None, Xv=None, yv=None):
     """One fold (or all rows): standardize on its training rows, fit every path, score them.
+    Validation rows come from X, or are `Xv` (raw) with targets `yv` when given.
 
     BLAS is held to one thread (measured: 2 OpenBLAS threads are many times slower than 1 for
     the small Gram and LAPACK calls here); the second core goes to another fold's process.
@@ -311,14 +363,16 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
         warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%",
                                 UserWarning)
         return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
-                               saturate, start or {}, metrics)
+                               saturate, start or {}, metrics, Xv, yv)
 
 
 def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
-                    start, metrics=None):
+                    start, metrics=None, Xv=None, yv=None):
     Xt, mean, scale = standardize(X, train)
-    Xv = apply_standardize(X, validation, mean, scale)
-    yt, yv = y[train], y[validation]
+    if Xv is None:
+        Xv, yv = X, y
+    Xv = apply_standardize(Xv, validation, mean, scale)
+    yt, yv = y[train], yv[validation]
     design = newton_design(Xt, task) if task != "regression" else None
     if design is not None:
         Xt = design.X  # the same rows, column-major: one copy, not two

@@ -12,8 +12,8 @@ from sklearn.model_selection import cross_validate
 from overfitcheck.config import Config
 from overfitcheck.dataset import load_dataset
 from overfitcheck.grid import alpha_grids
-from overfitcheck.paths import EXACT, fit_paths, standardize
-from overfitcheck.splits import Fold, make_splits
+from overfitcheck.paths import EXACT, fit_paths, nested_order, standardize
+from overfitcheck.splits import Fold, learning_subsets, make_splits
 
 REGRESSION_SCORING = {"rmse": "neg_root_mean_squared_error", "mae": "neg_mean_absolute_error",
                       "r2": "r2"}
@@ -356,3 +356,37 @@ def test_float32_steps_end_at_the_float64_optimum(monkeypatch, penalty):
         if penalty == "l2":
             grad[:-1] += alpha * beta
         assert newton._optimality_gap(grad, beta, penalty, alpha) <= 1e-7
+
+
+@pytest.mark.parametrize(("name", "target"), [("telco_churn", "churn"), ("penguins", "species")])
+def test_nested_folds_in_one_run_fit_as_they_do_alone(name, target):
+    """fit_paths' runs take nested learning subsets' rows once, in another order: the fits and
+    every score are the ones each subset gets on its own (sums in another order: 1e-6; the ROC
+    AUC ranks rows, and telco's near-tied predictions can trade places: 1e-5)."""
+    path = ROOT / "sample_data" / f"{name}.csv" if name == "telco_churn" else DATA / f"{name}.csv"
+    config, dataset, splits, grids = _setup(path, target=target, cv=3)
+    grids = {"none": np.array([0.0]), **{p: a[[4, 12]] for p, a in grids.items()}}
+    fold = splits.folds[1]
+    folds = [Fold(subset, fold.validation)
+             for subset in learning_subsets(fold.train, dataset.y, dataset.task, 7)[:-1]]
+    alone = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
+                      coef_on_all_rows=False)
+    together = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
+                         coef_on_all_rows=False, runs=[[6, 0, 3], [1, 5, 2, 4]], jobs=2)
+    for penalty in grids:
+        for side in ("train", "validation"):
+            for metric, errors in getattr(alone[penalty], side).items():
+                np.testing.assert_allclose(getattr(together[penalty], side)[metric], errors,
+                                           rtol=1e-5 if metric == "roc_auc" else 1e-6, atol=1e-9,
+                                           err_msg=f"{penalty} {side} {metric}")
+
+
+def test_nested_order_makes_every_set_a_prefix():
+    rows = np.random.default_rng(3).permutation(50)
+    sets = [np.sort(rows[:k]) for k in (30, 5, 45, 12)]
+    order, sizes = nested_order(sets)
+    assert sizes == [30, 5, 45, 12]
+    for size, rows_of_set in zip(sizes, sets, strict=True):
+        assert np.array_equal(np.sort(order[:size]), rows_of_set)
+    with pytest.raises(ValueError, match="nested"):
+        nested_order([np.array([1, 2, 3]), np.array([2, 4])])
