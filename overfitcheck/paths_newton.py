@@ -63,6 +63,7 @@ class Design:
     def __init__(self, Xt: np.ndarray):
         n = Xt.shape[0]
         self.X = np.asfortranarray(Xt)
+        self.hessian: np.ndarray | None = None  # the last fit's, kept for a warm start
         if n > HESSIAN_ROWS:
             self.rows = np.sort(np.random.default_rng(0).choice(n, HESSIAN_ROWS, replace=False))
             self.Xh = self.X[self.rows]
@@ -114,6 +115,11 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
         b0 = _best_intercept(eta, yf, b0)
         point = _Point(start.copy(), b0, eta + b0, yf)
     hessian = _Hessian(design.Xh, design.rows, design.squares)
+    if start is not None and design.hessian is not None:
+        # A warm start near the optimum (a learning subset's fit from the model on all rows)
+        # begins with the Hessian the design's last fit ended with, near the same point: it
+        # is renewed like any kept Hessian if it misleads a step.
+        hessian.H = design.hessian.copy()
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
     separated = SATURATION * _null_loss(y)
     for position, a in enumerate(order):
@@ -128,6 +134,7 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
         if saturate and point.loss < separated:  # paths._saturated, from the loss at hand
             _stop(coef, intercept, order, position, saturate)
             break
+    design.hessian = hessian.H
     return _Fit(coef, intercept, not_converged)
 
 
