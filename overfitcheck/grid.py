@@ -6,7 +6,7 @@ import numpy as np
 
 from .config import Config
 from .dataset import Dataset
-from .paths import standardize
+from .paths import column_scaling, standardize
 
 # glmnet's lambda.min.ratio: the grid spans alpha_max down to alpha_max * 1e-4, or 1e-2 when
 # there are fewer rows than features (an unpenalized fit there interpolates, so the tail adds
@@ -19,14 +19,16 @@ L1_RATIO_WIDE = 1e-2
 # top eigenvalue unshrunk to within 1% (under-regularized, ~ least squares).
 L2_TOP_FACTOR = 1e2
 L2_RATIO = 1e-6
+# Rows standardized at a time for the Gram of a tall design (8 MB of 132 columns).
+BLOCK_ROWS = 8_192
 
 
 def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
     """Descending alpha grids for "l1" and "l2" on the documented glmnet scale."""
     if config.alphas is not None:
         return user_grids(config)
-    n, p = dataset.X.shape
-    Xs, _, _ = standardize(dataset.X, np.arange(n))
+    X = dataset.X
+    n, p = X.shape
     if dataset.task == "regression":
         residual = (dataset.y - dataset.y.mean())[:, None]
     else:
@@ -34,8 +36,20 @@ def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
         residual = onehot - onehot.mean(axis=0)
         if dataset.task == "binary":
             residual = residual[:, 1:]
-    l1_top = float(np.max(np.abs(Xs.T @ residual)) / n)
-    gram = Xs.T @ Xs if n >= p else Xs @ Xs.T
+    if n < p:  # the n x n Gram of the standardized rows
+        Xs, _, _ = standardize(X, np.arange(n))
+        l1_top = float(np.max(np.abs(Xs.T @ residual)) / n)
+        gram = Xs @ Xs.T
+    else:  # the p x p Gram, summed over blocks of standardized rows: no copy of all X
+        mean, scale = column_scaling(X)
+        xr, gram = np.zeros((p, residual.shape[1])), np.zeros((p, p))
+        for lo in range(0, n, BLOCK_ROWS):
+            block = X[lo:lo + BLOCK_ROWS] - mean  # standardize's numbers, row by row
+            np.copyto(block, 0.0, where=np.isnan(block))  # a missing value: the mean
+            block /= scale
+            xr += block.T @ residual[lo:lo + BLOCK_ROWS]
+            gram += block.T @ block
+        l1_top = float(np.max(np.abs(xr)) / n)
     return grids_from_tops(config, l1_top, float(np.linalg.eigvalsh(gram)[-1]) / n, n >= p)
 
 
