@@ -390,3 +390,26 @@ def test_nested_order_makes_every_set_a_prefix():
         assert np.array_equal(np.sort(order[:size]), rows_of_set)
     with pytest.raises(ValueError, match="nested"):
         nested_order([np.array([1, 2, 3]), np.array([2, 4])])
+
+
+def test_only_tolerances_below_float32_resolution_take_the_float64_certificate(monkeypatch):
+    """PLOT's gradient tolerance (1e-5) is far above the float32 gradient's error: its fits
+    stop on float32 passes alone; EXACT's (1e-8) is certified by float64 passes."""
+    import overfitcheck.paths_newton as newton
+    from overfitcheck.paths import PLOT
+
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn")
+    Xt, _, _ = standardize(dataset.X, splits.folds[0].train)
+    yt = dataset.y[splits.folds[0].train]
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    certified = []
+    real = newton._certify
+    monkeypatch.setattr(newton, "_certify", lambda *a: certified.append(1) or real(*a))
+    plot = newton.binary_path(Xt, yt, "l2", grids["l2"][10:11], None, PLOT)
+    assert not certified
+    exact = newton.binary_path(Xt, yt, "l2", grids["l2"][10:11], None, EXACT)
+    assert certified
+    eta = Xt @ plot.coef[0, 0] + plot.intercept[0]
+    eta_exact = Xt @ exact.coef[0, 0] + exact.intercept[0]
+    np.testing.assert_allclose(eta, eta_exact, rtol=0, atol=1e-3)
