@@ -65,6 +65,9 @@ LSTSQ_COND = 1e-6  # LinearRegression().tol (tests/test_paths.py checks it)
 # The full-Hessian multinomial step builds an n(K-1) x Kp design: up to this many cells (160 MB)
 # it does; above, the class-by-class step keeps memory at the size of X.
 EXPANDED_MAX_CELLS = 20_000_000
+# standardize masks every column at once when more than 1/4 of them have missing values, and
+# only those columns otherwise.
+HOLES_MASKED_WHOLE = 4
 # column_scaling standardizes this many columns at a time: a small copy instead of all X.
 SCALING_COLUMNS = 16
 # Binary paths take Newton steps with a p x p Hessian (paths_newton.py) up to this many features;
@@ -249,31 +252,49 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     return paths
 
 
-def standardize(X: np.ndarray, train: np.ndarray
+def standardize(X: np.ndarray, train: np.ndarray | slice
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Training-fold mean imputation and scaling: (imputed X[train] standardized, mean, scale).
 
     Equals SimpleImputer(strategy="mean", keep_empty_features=True) then StandardScaler, both
     fitted on the training rows only (tests prove it), so validation rows never leak in.
     """
-    # Worked in place on the copy of the rows, with one temporary of its size instead of five:
-    # three times faster on 160,000 x 132 (fresh allocations cost more than the arithmetic),
-    # and the same numbers bit for bit.
-    Xt = np.asarray(take_rows(X, train), dtype=float)
-    if np.may_share_memory(Xt, X):  # a slice of rows is a view: never touch the caller's X
-        Xt = Xt.copy(order="K")
-    missing = np.isnan(Xt)
-    some_missing = bool(missing.any())
-    counts = Xt.shape[0] - missing.sum(axis=0)
-    # The mean of the observed values (0 for a column empty in this fold) imputes the missing
-    # ones; imputing with the mean keeps it the mean, so it also centres the column.
-    if some_missing:
+    # Few passes over the rows and no temporary of their size: the column sums (a NaN in a sum
+    # marks a column with missing values), the centred copy, the sums of squares, the scaling.
+    # Measured on 160,000 x 132 without missing values: 205 -> 91 ms for a slice of rows.
+    rows = np.asarray(take_rows(X, train), dtype=float)
+    owned = not np.may_share_memory(rows, X)  # a slice of rows is a view: never touch X
+    n, p = rows.shape
+    sums = rows.sum(axis=0)
+    holes = np.flatnonzero(np.isnan(sums))
+    counts = np.full(p, n)
+    if holes.size > p // HOLES_MASKED_WHOLE:
+        # Missing values in many columns: one mask over every column, worked in place.
+        Xt = rows if owned else rows.copy(order="K")
+        missing = np.isnan(Xt)
+        counts = n - missing.sum(axis=0)
         np.copyto(Xt, 0.0, where=missing)
-    mean = np.where(counts > 0, Xt.sum(axis=0) / np.maximum(counts, 1), 0.0)
-    Xt -= mean
-    if some_missing:
+        sums = Xt.sum(axis=0)
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        Xt -= mean
         np.copyto(Xt, 0.0, where=missing)  # the imputed mean, centred
-    scale = np.sqrt(np.mean(np.square(Xt), axis=0))
+    else:
+        if holes.size:  # only those columns are masked
+            block = rows[:, holes]
+            missing = np.isnan(block)
+            counts[holes] = n - missing.sum(axis=0)
+            np.copyto(block, 0.0, where=missing)
+            sums[holes] = block.sum(axis=0)
+        # The mean of the observed values (0 for a column empty in this fold) imputes the
+        # missing ones; imputing with the mean keeps it the mean, so it also centres the column.
+        mean = np.where(counts > 0, sums / np.maximum(counts, 1), 0.0)
+        Xt = np.subtract(rows, mean, out=rows if owned else None)
+        if holes.size:
+            block = Xt[:, holes]
+            np.copyto(block, 0.0, where=missing)  # the imputed mean, centred
+            Xt[:, holes] = block
+    with np.errstate(invalid="ignore"):  # no rows: NaN scale, as before
+        scale = np.sqrt(np.einsum("ij,ij->j", Xt, Xt) / n)
     # StandardScaler leaves (near-)constant columns unscaled rather than dividing by ~0.
     scale = np.where(scale < 10 * np.finfo(float).eps * np.maximum(np.abs(mean), 1.0), 1.0,
                      scale)
