@@ -413,3 +413,24 @@ def test_only_tolerances_below_float32_resolution_take_the_float64_certificate(m
     eta = Xt @ plot.coef[0, 0] + plot.intercept[0]
     eta_exact = Xt @ exact.coef[0, 0] + exact.intercept[0]
     np.testing.assert_allclose(eta, eta_exact, rtol=0, atol=1e-3)
+
+
+def test_a_hessian_renewed_from_every_row_is_the_exact_one(monkeypatch):
+    """After a fresh sampled Hessian gave a step no better than a stale one, renewals use
+    every row (float32): the exact loss Hessian, to float32's precision."""
+    import overfitcheck.paths_newton as newton
+
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn")
+    Xt, _, _ = standardize(dataset.X, splits.folds[0].train)
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    design = newton.Design(Xt)
+    hessian = newton._Hessian(design.Xh, design.rows, design.squares, design.X32)
+    prob = 1 / (1 + np.exp(-(Xt[:, 0] - 1)))
+    sampled = hessian.at(prob)
+    hessian.from_every_row()
+    hessian.stale()
+    every_row = hessian.at(prob)
+    exact = newton._weighted_gram(Xt, np.maximum(prob * (1 - prob), newton.MIN_WEIGHT))
+    np.testing.assert_allclose(every_row, exact, rtol=1e-5, atol=1e-7)
+    assert np.max(np.abs(sampled - exact)) > 1e-3  # the sample was not it
