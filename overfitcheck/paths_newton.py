@@ -29,7 +29,7 @@ from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import enet_path
 
-from .paths import MIN_WEIGHT, SATURATION, Precision, _Fit, _null_loss, _stop
+from .paths import MIN_WEIGHT, SATURATION, Precision, _Fit, _null_loss, _stop, take_rows
 
 # Rows the Hessian is computed from: with p features its relative error is about sqrt(p / rows),
 # so each step still cuts the distance to the optimum several times (25,000 rows: 7% for 130
@@ -71,7 +71,7 @@ class Design:
         self.hessian: np.ndarray | None = None  # the last fit's, kept for a warm start
         if n > HESSIAN_ROWS:
             self.rows = np.sort(np.random.default_rng(0).choice(n, HESSIAN_ROWS, replace=False))
-            self.Xh = self.X[self.rows]
+            self.Xh = take_rows(self.X, self.rows)
             self.X32 = self.X.astype(np.float32, order="F")
             self.squares = np.square(self.X32)
         else:
