@@ -114,9 +114,10 @@ def _auc_path(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     out = np.full(scores.shape[0], np.nan)
     if n_pos == 0 or n_neg == 0:
         return out
-    for a, score in enumerate(scores):
-        negatives = np.sort(score[~positive])
-        ours = np.sort(score[positive])
+    # Each class's scores of every row at once, sorted along the rows (one call each).
+    negative_scores = np.sort(np.compress(~positive, scores, axis=1), axis=1)
+    positive_scores = np.sort(np.compress(positive, scores, axis=1), axis=1)
+    for a, (negatives, ours) in enumerate(zip(negative_scores, positive_scores, strict=True)):
         first = np.searchsorted(negatives, ours, "left")
         below = first.sum(dtype=np.int64)
         # Ties with a negative are where a positive's first place holds its own score; the
