@@ -210,6 +210,9 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         [[i] for i in range(len(folds))]
     if sorted(i for run in groups for i in run) != list(range(len(folds))):
         raise ValueError("runs must hold every fold once")
+    if any(not np.array_equal(folds[i].validation, folds[run[0]].validation)
+           for run in groups for i in run):
+        raise ValueError("the folds of a run must share their validation rows")
     tasks = [([folds[i].train for i in run], folds[run[0]].validation) for run in groups]
     if coef_on_all_rows:
         groups.append([len(folds)])
@@ -359,6 +362,11 @@ def nested_order(trains: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
         if at.size and (at.max() >= largest.size or np.any(largest[at] != trains[i])):
             raise ValueError("runs must hold nested training sets")
         first[at] = len(trains) - 1 - rank
+    # Nested, each set holds the rows first marked for it and for every smaller set: their
+    # counts add up to its size (rows of sets that are not nested, or repeated, do not).
+    held = np.cumsum(np.bincount(first, minlength=len(trains))[:len(trains)])
+    if not np.array_equal(held, [trains[i].size for i in by_size]):
+        raise ValueError("runs must hold nested training sets")
     return largest[np.argsort(first, kind="stable")], [int(t.size) for t in trains]
 
 
