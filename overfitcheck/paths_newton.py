@@ -17,7 +17,14 @@ every row from then on.
 Above HESSIAN_ROWS rows the steps' two passes read a float32 copy of the rows (2.5 times
 faster here: a pass is bound by memory traffic), and a fit is only called converged after one
 float64 pass recomputes its linear predictor and another its exact gradient: the float64
-certificate is the same test as below HESSIAN_ROWS, so the tolerance means what it says.
+certificate is the same test as below HESSIAN_ROWS, so the tolerance means what it says. A
+tolerance of FLOAT32_TOL or looser (the learning curves') is met by the float32 gradient alone.
+
+Exactly collinear columns (one-hot levels beside the intercept) leave the loss flat along a
+direction. Plain Newton's least-norm steps never move along it; above HESSIAN_ROWS rows the
+sampled Hessian's exact diagonal and float32 sums give it a small curvature, so an unpenalized
+fit's coefficients can move along it (the predictions cannot: the direction does not change
+them).
 """
 
 from __future__ import annotations
@@ -54,6 +61,11 @@ GAIN_RENEW = 0.3
 # over 160,000 rows was measured 1.6e-8 off the float64 gradient (the tolerance is 1e-8),
 # blocks of 4,096 rows 3e-9 off, at the same speed.
 BLOCK_ROWS = 4_096
+# Gains below this fraction of the objective may be rounding (a mean log loss over 10^5-10^7
+# rows is good to about 1e-15 of itself): they do not show that a sampled Hessian fails, so
+# they do not switch a path to Hessians from every row (fold 0 of the 200k binary benchmark
+# file takes the same steps with this floor as without).
+ROUNDING = 1e-14
 # Gradient tolerances from this one up are met by the float32 gradient alone (300 times its
 # measured error), without the float64 certificate: the learning curves' PLOT precision (1e-5).
 FLOAT32_TOL = 1e-6
@@ -122,8 +134,10 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
     hessian = _Hessian(design.Xh, design.rows, design.squares, design.X32)
     if start is not None and design.hessian is not None:
         # A warm start near the optimum (a learning subset's fit from the model on all rows)
-        # begins with the Hessian the design's last fit ended with, near the same point: it
-        # is renewed like any kept Hessian if it misleads a step.
+        # begins with the Hessian the design's last converged fit ended with: another
+        # penalty's, at its own alpha (the learning curves' are each family's best, mostly
+        # small), a model of the loss near this point; renewed like any kept Hessian if it
+        # misleads a step.
         hessian.H = design.hessian.copy()
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
     separated = SATURATION * _null_loss(y)
@@ -139,7 +153,9 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
         if saturate and point.loss < separated:  # paths._saturated, from the loss at hand
             _stop(coef, intercept, order, position, saturate)
             break
-    design.hessian = hessian.H
+    # Kept for the next warm start unless the last fit stopped at its cap (on separable
+    # classes, where the weights have collapsed: no model of the loss elsewhere).
+    design.hessian = hessian.latest if converged else None
     return _Fit(coef, intercept, not_converged)
 
 
@@ -218,6 +234,7 @@ class _Hessian:
         self.Xh, self.rows, self.squares, self.H = Xh, rows, squares, None
         self.X32 = X32  # every row, for when the sample models the loss too poorly
         self.fresh = False  # computed at the current point
+        self.last: np.ndarray | None = None  # the matrix stale() last set aside
 
     def from_every_row(self) -> None:
         """From now on (this path), renew the Hessian from every row, not the sample: a fresh
@@ -257,17 +274,25 @@ class _Hessian:
         return self.H.copy()
 
     def stale(self) -> None:
+        if self.H is not None:
+            self.last = self.H  # no longer trusted here, still a start for another fit
         self.H = None
+
+    @property
+    def latest(self) -> np.ndarray | None:
+        """The kept matrix, or the last one made stale: the model of the loss the fit ended
+        with."""
+        return self.H if self.H is not None else self.last
 
 
 def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alpha, precision,
                separated):
     """Newton steps at one alpha from `point`: the fit and whether it converged.
 
-    Converged: the exact gradient (L1: its distance from the subdifferential) is below
-    LogisticRegression's tolerance (it vanishes at the optimum, so a flat direction, e.g.
-    exactly collinear columns, cannot keep it stepping), or a step changes neither the
-    objective nor any coefficient.
+    Converged: the exact gradient (the float32 one at a tolerance of FLOAT32_TOL or looser;
+    L1: its distance from the subdifferential) is below LogisticRegression's tolerance (it
+    vanishes at the optimum, so a flat direction, e.g. exactly collinear columns, cannot keep
+    it stepping), or a step changes neither the objective nor any coefficient.
     A fit whose training loss falls below `separated` (the classes are separable) is not called
     converged on its gradient: its coefficients diverge, and the cap records it.
     Fast (float32) steps end at a float64 certificate, unless the tolerance is FLOAT32_TOL or
@@ -291,8 +316,8 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
                 and point.loss > separated:
             if point.exact or trusted:
                 return point, True
-            point, current, fast = _certify(design, y, point, penalty, alpha)
-            last_gain = None
+            point, current = _certify(design, y, point, penalty, alpha)
+            fast, last_gain = False, None
             continue
         H = hessian.at(point.prob)
         if penalty == "l1":
@@ -325,15 +350,15 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
             hessian.stale()  # a step changes nothing: converged, as far as steps can tell
             if point.exact or trusted:
                 return point, True
-            point, current, fast = _certify(design, y, point, penalty, alpha)
-            last_gain = None
+            point, current = _certify(design, y, point, penalty, alpha)
+            fast, last_gain = False, None
             continue
         moved = max(float(np.max(np.abs(trial_beta - beta), initial=0.0)), abs(trial_b0 - b0))
         gain = start - value
         # A shortened step, or a gain above GAIN_RENEW of the last one, means the kept Hessian
         # no longer models the loss well: renew it.
         if size < 1.0 or (last_gain is not None and gain > GAIN_RENEW * last_gain > 0):
-            if hessian.fresh and size == 1.0:
+            if hessian.fresh and size == 1.0 and gain > ROUNDING * max(abs(value), 1.0):
                 hessian.from_every_row()
             hessian.stale()
         last_gain = gain
@@ -346,19 +371,30 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
             if point.exact or trusted:
                 return point, True
             # Fast steps stall at the float32 gradient's zero: the exact one decides.
-            point, current, fast = _certify(design, y, point, penalty, alpha)
-            last_gain = None
+            point, current = _certify(design, y, point, penalty, alpha)
+            fast, last_gain = False, None
     if not point.exact and not trusted:  # capped: the model stands, exact for the next alpha
-        point, _, _ = _certify(design, y, point, penalty, alpha)
-    return point, False
+        point, _ = _certify(design, y, point, penalty, alpha)
+    # A certificate taken on the last step has not been read yet.
+    return point, point.exact and _converged(design, point, penalty, alpha, precision, separated)
 
 
-def _certify(design: Design, y, point: _Point, penalty, alpha):
-    """The point recomputed by float64 passes (eta, then on demand the gradient), its objective,
-    and whether steps stay fast: a fit whose float32 steps looked converged but whose exact
-    gradient says otherwise goes on with float64 steps, which settle on the exact optimum."""
+def _certify(design: Design, y, point: _Point, penalty, alpha) -> tuple[_Point, float]:
+    """The point recomputed by float64 passes (eta, then on demand the gradient) and its
+    objective. A fit whose float32 steps looked converged but whose exact gradient says
+    otherwise goes on with float64 steps, which settle on the exact optimum."""
     exact = _Point(point.beta, point.b0, design.X @ point.beta + point.b0, y)
-    return exact, exact.loss + _penalty(exact.beta, penalty, alpha), False
+    return exact, exact.loss + _penalty(exact.beta, penalty, alpha)
+
+
+def _converged(design: Design, point: _Point, penalty, alpha, precision, separated) -> bool:
+    """_fit_alpha's gradient test, at a point that has not stepped since."""
+    if point.loss <= separated:
+        return False
+    grad = point.grad(design).copy()
+    if penalty == "l2":
+        grad[:-1] += alpha * point.beta
+    return _optimality_gap(grad, point.beta, penalty, alpha) <= precision.logistic_tol
 
 
 def _optimality_gap(grad: np.ndarray, beta: np.ndarray, penalty: str, alpha: float) -> float:
@@ -391,7 +427,8 @@ def _weighted_gram(Xh: np.ndarray, w: np.ndarray) -> np.ndarray:
 def _solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
     """The Newton step H^-1 g, least-norm where H is singular: exactly collinear columns (both
     levels of a yes/no column beside the intercept) leave the loss flat along a direction, and
-    a plain solve would step far along it on rounding noise."""
+    a plain solve would step far along it on rounding noise. (A sampled or float32 Hessian is
+    not exactly singular there: see the module's note on collinear columns.)"""
     lam, V = np.linalg.eigh((H + H.T) / 2)
     keep = lam > SINGULAR * lam[-1]
     return V[:, keep] @ ((V[:, keep].T @ g) / lam[keep])
