@@ -6,6 +6,7 @@ import numpy as np
 from helpers import DATA
 
 import overfitcheck.grid as grid
+import overfitcheck.paths as paths
 from overfitcheck.config import Config
 from overfitcheck.dataset import load_dataset
 from overfitcheck.paths import column_scaling, standardize
@@ -18,8 +19,9 @@ def _penguins():
     return config, dataset
 
 
-def test_column_scaling_is_the_mean_and_scale_standardize_gives_every_row():
+def test_column_scaling_is_the_mean_and_scale_standardize_gives_every_row(monkeypatch):
     _, dataset = _penguins()
+    monkeypatch.setattr(paths, "SCALING_COLUMNS", 4)  # four chunks of 15 columns, one short
     mean, scale = column_scaling(dataset.X)
     _, mean_all, scale_all = standardize(dataset.X, np.arange(dataset.X.shape[0]))
     np.testing.assert_allclose(mean, mean_all, rtol=1e-15, atol=0)

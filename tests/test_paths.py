@@ -36,6 +36,14 @@ def _setup(path, **options):
     return config, dataset, splits, grids
 
 
+def _telco_first_fold():
+    """telco_churn's first training fold, standardized (5,634 rows, 41 features), its targets
+    and the alpha grids: the Newton paths' tests fit it."""
+    _, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv", target="churn")
+    train = splits.folds[0].train
+    return standardize(dataset.X, train)[0], dataset.y[train], grids
+
+
 def _reference(frame, dataset, splits, make_model, scoring, drop_first=False):
     """cross_validate fold by fold: the alpha -> sklearn mapping depends on n_train."""
     out = {f"{side}_{m}": [] for side in ("train", "test") for m in scoring}
@@ -298,11 +306,7 @@ def test_binary_paths_from_a_hessian_sample_equal_exact_newton(monkeypatch, pena
     objectives."""
     import overfitcheck.paths_newton as newton
 
-    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
-                                            target="churn")
-    fold = splits.folds[0]
-    Xt, _, _ = standardize(dataset.X, fold.train)
-    yt = dataset.y[fold.train]
+    Xt, yt, grids = _telco_first_fold()
     alphas = grids[penalty][:15]
 
     def predictions_and_objectives(fit):
@@ -332,11 +336,7 @@ def test_float32_steps_end_at_the_float64_optimum(monkeypatch, penalty):
     with an exact gradient at the tolerance."""
     import overfitcheck.paths_newton as newton
 
-    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
-                                            target="churn")
-    fold = splits.folds[0]
-    Xt, _, _ = standardize(dataset.X, fold.train)
-    yt = dataset.y[fold.train]
+    Xt, yt, grids = _telco_first_fold()
     alphas = grids[penalty][:10]
     exact = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
     monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
@@ -388,8 +388,11 @@ def test_nested_order_makes_every_set_a_prefix():
     assert sizes == [30, 5, 45, 12]
     for size, rows_of_set in zip(sizes, sets, strict=True):
         assert np.array_equal(np.sort(order[:size]), rows_of_set)
-    with pytest.raises(ValueError, match="nested"):
-        nested_order([np.array([1, 2, 3]), np.array([2, 4])])
+    for not_nested in ([np.array([1, 2, 3]), np.array([2, 4])],
+                       [np.arange(10), np.array([0, 1, 2]), np.array([3, 4, 5, 6])],
+                       [np.arange(4), np.array([1, 1])]):
+        with pytest.raises(ValueError, match="nested"):
+            nested_order(not_nested)
 
 
 def test_only_tolerances_below_float32_resolution_take_the_float64_certificate(monkeypatch):
@@ -398,10 +401,7 @@ def test_only_tolerances_below_float32_resolution_take_the_float64_certificate(m
     import overfitcheck.paths_newton as newton
     from overfitcheck.paths import PLOT
 
-    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
-                                            target="churn")
-    Xt, _, _ = standardize(dataset.X, splits.folds[0].train)
-    yt = dataset.y[splits.folds[0].train]
+    Xt, yt, grids = _telco_first_fold()
     monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
     certified = []
     real = newton._certify
@@ -420,9 +420,7 @@ def test_a_hessian_renewed_from_every_row_is_the_exact_one(monkeypatch):
     every row (float32): the exact loss Hessian, to float32's precision."""
     import overfitcheck.paths_newton as newton
 
-    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
-                                            target="churn")
-    Xt, _, _ = standardize(dataset.X, splits.folds[0].train)
+    Xt, _, _ = _telco_first_fold()
     monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
     design = newton.Design(Xt)
     hessian = newton._Hessian(design.Xh, design.rows, design.squares, design.X32)
@@ -434,3 +432,33 @@ def test_a_hessian_renewed_from_every_row_is_the_exact_one(monkeypatch):
     exact = newton._weighted_gram(Xt, np.maximum(prob * (1 - prob), newton.MIN_WEIGHT))
     np.testing.assert_allclose(every_row, exact, rtol=1e-5, atol=1e-7)
     assert np.max(np.abs(sampled - exact)) > 1e-3  # the sample was not it
+
+
+def test_a_warm_start_begins_with_the_hessian_of_the_designs_last_converged_fit():
+    """A learning subset's warm-started fit takes the Hessian the same rows' last converged fit
+    ended with (not a fresh one); a cold start computes its own."""
+    import overfitcheck.paths_newton as newton
+
+    Xt, yt, grids = _telco_first_fold()
+    design = newton.Design(Xt)
+    unpenalized = newton.binary_path(design, yt, "none", np.array([0.0]), None, EXACT)
+    assert not unpenalized.not_converged.any()
+    kept = design.hessian.copy()
+    first_use = []
+    real_at = newton._Hessian.at
+
+    def at(self, prob):
+        H = real_at(self, prob)
+        first_use.append((self.fresh, H.copy()))  # the caller adds the penalty to H
+        return H
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(newton._Hessian, "at", at)
+        newton.binary_path(design, yt, "l2", grids["l2"][25:26], None, EXACT,
+                           start=unpenalized.coef[0, 0])
+        fresh, H = first_use[0]
+        assert not fresh
+        np.testing.assert_array_equal(H, kept)
+        first_use.clear()
+        newton.binary_path(design, yt, "l2", grids["l2"][25:26], None, EXACT)
+        assert first_use[0][0]  # cold: computed afresh
