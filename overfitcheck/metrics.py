@@ -115,8 +115,10 @@ def _auc_path(y: np.ndarray, scores: np.ndarray) -> np.ndarray:
     if n_pos == 0 or n_neg == 0:
         return out
     # Each class's scores of every row at once, sorted along the rows (one call each).
-    negative_scores = np.sort(np.compress(~positive, scores, axis=1), axis=1)
-    positive_scores = np.sort(np.compress(positive, scores, axis=1), axis=1)
+    negative_scores = np.compress(~positive, scores, axis=1)
+    negative_scores.sort(axis=1)
+    positive_scores = np.compress(positive, scores, axis=1)
+    positive_scores.sort(axis=1)
     for a, (negatives, ours) in enumerate(zip(negative_scores, positive_scores, strict=True)):
         first = np.searchsorted(negatives, ours, "left")
         below = first.sum(dtype=np.int64)
