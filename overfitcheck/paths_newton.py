@@ -141,6 +141,7 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
         hessian.H = design.hessian.copy()
     order = np.argsort(-alphas, kind="stable") if penalty != "none" else np.arange(1)
     separated = SATURATION * _null_loss(y)
+    converged = False  # an empty grid fits nothing, and keeps no Hessian
     for position, a in enumerate(order):
         alpha = 0.0 if penalty == "none" else float(alphas[a])
         point, converged = _fit_alpha(design, yf, hessian, point, penalty, alpha, precision,

@@ -462,3 +462,12 @@ def test_a_warm_start_begins_with_the_hessian_of_the_designs_last_converged_fit(
         first_use.clear()
         newton.binary_path(design, yt, "l2", grids["l2"][25:26], None, EXACT)
         assert first_use[0][0]  # cold: computed afresh
+
+
+def test_an_empty_alpha_grid_fits_nothing():
+    import overfitcheck.paths_newton as newton
+
+    Xt, yt, _ = _telco_first_fold()
+    design = newton.Design(Xt)
+    fit = newton.binary_path(design, yt, "l2", np.array([]), None, EXACT)
+    assert fit.coef.shape == (0, 1, Xt.shape[1]) and design.hessian is None
