@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -19,7 +20,7 @@ from .errors import UsageProblem
 from .grid import alpha_grids
 from .metrics import LABELS
 from .paths import fit_paths, gram_suits, load_solvers
-from .paths_gram import alpha_grids_gram, fit_regression_paths, in_memory
+from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
 from .report import Report
 from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
 from .stream import StreamedDataset, stream_regression
@@ -84,13 +85,23 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         if data is not None:
             grids = alpha_grids_gram(data, config)
             all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
-            paths = fit_regression_paths(data, all_grids,
-                                         on_fit_done=tick("fitting paths", total))
+            paths, absolute_errors = fit_regression_paths_deferred(
+                data, all_grids, on_fit_done=tick("fitting paths", total))
+            # The MAE pass (over the rows) runs beside the learning curves (from the sums),
+            # unless the MAE is the metric that chooses their alphas.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mae") as side:
+                mae = side.submit(absolute_errors) if metric != "mae" else None
+                if mae is None:
+                    absolute_errors()
+                curves = {p: summarize(path, metric) for p, path in paths.items()
+                          if p != "baseline"}
+                done[0] = 0
+                learning = learning_curves_gram(
+                    data, curves, metric, on_fit_done=tick("learning curves", learning_total))
+                if mae is not None:
+                    mae.result()
             baseline = summarize(paths.pop("baseline"), metric)
-            curves = {p: summarize(path, metric) for p, path in paths.items()}
-            done[0] = 0
-            learning = learning_curves_gram(data, curves, metric,
-                                            on_fit_done=tick("learning curves", learning_total))
+            curves = {p: summarize(path, metric) for p, path in paths.items()}  # with the MAE
             train_sizes = [int(v) for v in data.train @ data.stats.count]
             validation_sizes = [int(v) for v in data.validation @ data.stats.count]
     if data is None:

@@ -54,7 +54,7 @@ from .dataset import (
 )
 from .errors import NoFeatures, NotACsv, TooFewRows
 from .paths import gram_suits
-from .paths_gram import RegressionData
+from .paths_gram import Block, RegressionData
 from .read import (
     CutFailed,
     EncodingChanged,
@@ -429,6 +429,11 @@ class _Pass:
             Z[index[hit], k + holes.size + np.searchsorted(labels, codes[hit, j])] = 1.0
         return Z, columns
 
+    def _block(self, values: np.ndarray, codes: np.ndarray, ys: np.ndarray, cell: np.ndarray
+               ) -> Block:
+        Z, columns = self.z_block(values, codes)
+        return Z, ys, cell, columns
+
     def consistent(self, name: str, encoding: Encoding | None) -> bool:
         """Can the final plan be read off this pass's statistics?"""
         if encoding is None:
@@ -499,13 +504,12 @@ class _Pass:
         validation = np.array([folds == f for f in range(self.config.cv)])
         cache = self.cache
 
-        def rows() -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        def rows() -> Iterator[Callable[[], Block]]:
             source = cache if cache is not None else self._reread()
             for values, codes, ys, cell in source:
                 for lo in range(0, ys.size, BLOCK_ROWS):
                     part = slice(lo, lo + BLOCK_ROWS)
-                    Z, columns = self.z_block(values[part], codes[part])
-                    yield Z, ys[part], cell[part], columns
+                    yield partial(self._block, values[part], codes[part], ys[part], cell[part])
 
         data = RegressionData(self.stats, fmap, train, validation, cells % LEARNING_LEVELS,
                               rows)

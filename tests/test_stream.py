@@ -11,7 +11,9 @@ from helpers import DATA
 
 from overfitcheck import diagnose
 from overfitcheck.config import Config
+from overfitcheck.curves import summarize
 from overfitcheck.errors import NotACsv
+from overfitcheck.paths_gram import fit_regression_paths
 from overfitcheck.stream import StreamedDataset, stream_regression
 
 
@@ -108,6 +110,21 @@ def test_rows_beyond_the_cache_are_read_again(tmp_path, monkeypatch):
     monkeypatch.setattr(stream, "CACHE_BYTES", 1 << 30)
     cached = diagnose(path, target="y", chunk_rows=1000, metric="mae")
     _compare(cached.to_dict(), reread.to_dict())
+
+
+def test_the_mae_pass_beside_the_learning_curves_reaches_the_report(tmp_path):
+    """With rmse choosing the alphas, the MAE pass over the rows runs beside the learning
+    curves: the report still has every fold's MAE, as the paths scored in one go give it."""
+    path = _hostile_file(tmp_path / "hostile.csv")
+    report = diagnose(path, target="y", chunk_rows=1000)
+    data = stream_regression(path, Config(target="y", chunk_rows=1000)).data
+    grids = {p: report.curves[p].alphas for p in ("none", "l1", "l2")}
+    for penalty, path_ in fit_regression_paths(data, grids).items():
+        expected = summarize(path_, "rmse")
+        for side in ("all_train", "all_validation"):
+            got = getattr(report.curves[penalty], side)["mae"]
+            assert np.isfinite(got).all(), (penalty, side)
+            np.testing.assert_allclose(got, getattr(expected, side)["mae"], rtol=1e-12)
 
 
 def test_small_files_and_class_targets_are_read_whole(tmp_path):
