@@ -1,18 +1,69 @@
 """The console script: runs the command line, and turns a Ctrl-C that lands while the heavy
-modules are still importing into the same one line and exit code 130 as one during a run."""
+modules are still importing into the same one line and exit code 130 as one during a run.
+
+It also saves time at both ends: the input file starts hashing before the heavy modules
+import (digest.py), and the process leaves without tearing those modules down (_leave)."""
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
+import threading
+from typing import NoReturn
 
 INTERRUPTED = 130  # errors.ExitCode.INTERRUPTED, not imported: errors may be mid-import
 
 
+# File names `diagnose` reads as CSV input (batch.CSV_SUFFIXES, plus other compressions).
+_INPUT_SUFFIXES = (".csv", ".tsv", ".gz", ".bz2", ".xz", ".zip")
+
+
 def main() -> None:
     try:
+        _hash_early(sys.argv)
         from .cli import main as run
 
         run()
+        code = 0
     except KeyboardInterrupt:
         sys.stderr.write("overfitcheck: error: interrupted\n")
-        sys.exit(INTERRUPTED)
+        code = INTERRUPTED
+    except SystemExit as done:
+        code = done.code
+    _leave(code)
+
+
+def _leave(code) -> NoReturn:
+    """Exit with `code` without the interpreter's teardown of every module a diagnosis imported
+    (pandas, scikit-learn, matplotlib: measured 0.4 s after the 200,000-row benchmark file).
+    Output is flushed and the exit handlers run first, as on a normal exit; when a thread is
+    still running, or the flush fails (a closed pipe), the exit is the normal one."""
+    if code is None:
+        code = 0
+    if not isinstance(code, int) or any(
+            thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+            for thread in threading.enumerate()):
+        sys.exit(code)
+    try:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        atexit._run_exitfuncs()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001 - the normal exit reports it as it always has
+        sys.exit(code)
+    os._exit(code)
+
+
+def _hash_early(argv: list[str]) -> None:
+    """The first CSV file `diagnose` is given starts hashing now, on the other core, while the
+    rest imports (digest.py). A name that turns out not to be the input costs a hash only."""
+    if len(argv) < 3 or argv[1] != "diagnose":
+        return
+    from . import digest
+
+    for arg in argv[2:]:
+        if arg.lower().endswith(_INPUT_SUFFIXES):
+            digest.start(arg)
+            return

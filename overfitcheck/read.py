@@ -6,7 +6,6 @@ import bz2
 import codecs
 import csv
 import gzip
-import hashlib
 import io
 import lzma
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .digest import sha256
 from .errors import EmptyFile, InputNotFound, NotACsv, UsageProblem
 from .memory import check_read
 
@@ -420,10 +420,3 @@ def _read_errors(path: str):
                       "give a CSV file (plain or .gz/.bz2/.zip/.xz)") from err
 
 
-def sha256(path: str | os.PathLike[str]) -> str:
-    """The file's SHA-256, read in 1 MB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -119,3 +119,25 @@ def test_missing_value_spellings_become_missing(tmp_path):
     path = tmp_path / "na.csv"
     path.write_text("a,label\n1,yes\nn/a,no\n?,yes\nNULL,no\n5,yes\n")
     assert read_table(path).frame["a"].isna().sum() == 3
+
+
+def test_a_hash_started_early_is_the_file_hash_and_a_changed_file_is_hashed_again(tmp_path):
+    """The command line starts hashing its input before the heavy imports (digest.start); the
+    report's input_sha256 takes that digest only if the file is still the same file."""
+    import hashlib
+
+    from overfitcheck import digest
+
+    path = tmp_path / "data.csv"
+    path.write_bytes(CSV.encode() * 50_000)  # several read blocks
+    digest.start(path)
+    assert digest.sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+    digest.start(path)
+    digest.sha256(path)  # waits for the early hash, so the change below comes after it
+    digest.start(path)
+    changed = CSV.replace("1.5", "9.5").encode() * 50_000
+    path.write_bytes(changed)
+    os.utime(path, ns=(1, 1))  # a different modification time, whatever the clock's grain
+    assert digest.sha256(path) == hashlib.sha256(changed).hexdigest()
+    assert read_table(str(path)).sha256 == hashlib.sha256(changed).hexdigest()
+    digest.start(tmp_path / "missing.csv")  # not a file: nothing to hash, no error
