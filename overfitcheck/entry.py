@@ -41,6 +41,10 @@ def _leave(code) -> NoReturn:
     still running, or the flush fails (a closed pipe), the exit is the normal one."""
     if code is None:
         code = 0
+    try:
+        _stop_workers()
+    except BaseException:  # noqa: BLE001 - the normal exit stops them
+        sys.exit(code)
     if not isinstance(code, int) or any(
             thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
             for thread in threading.enumerate()):
@@ -67,3 +71,12 @@ def _hash_early(argv: list[str]) -> None:
         if arg.lower().endswith(_INPUT_SUFFIXES):
             digest.start(arg)
             return
+
+
+def _stop_workers() -> None:
+    """Stop joblib's reusable worker processes (class targets fit their folds there) now, as
+    the normal exit would: then no thread is left running and _leave can exit at once."""
+    executor = getattr(sys.modules.get("joblib.externals.loky.reusable_executor"),
+                       "_executor", None)
+    if executor is not None:
+        executor.shutdown(wait=True)
