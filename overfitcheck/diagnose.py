@@ -89,17 +89,22 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                 data, all_grids, on_fit_done=tick("fitting paths", total))
             # The MAE pass (over the rows) runs beside the learning curves (from the sums),
             # unless the MAE is the metric that chooses their alphas.
+            stop = threading.Event()  # a failure or Ctrl-C here ends the pass at its next block
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mae") as side:
-                mae = side.submit(absolute_errors) if metric != "mae" else None
-                if mae is None:
-                    absolute_errors()
-                curves = {p: summarize(path, metric) for p, path in paths.items()
-                          if p != "baseline"}
-                done[0] = 0
-                learning = learning_curves_gram(
-                    data, curves, metric, on_fit_done=tick("learning curves", learning_total))
-                if mae is not None:
-                    mae.result()
+                try:
+                    mae = side.submit(absolute_errors, stop) if metric != "mae" else None
+                    if mae is None:
+                        absolute_errors()
+                    curves = {p: summarize(path, metric) for p, path in paths.items()
+                              if p != "baseline"}
+                    done[0] = 0
+                    learning = learning_curves_gram(
+                        data, curves, metric, on_fit_done=tick("learning curves", learning_total))
+                    if mae is not None:
+                        mae.result()
+                except BaseException:
+                    stop.set()
+                    raise
             baseline = summarize(paths.pop("baseline"), metric)
             curves = {p: summarize(path, metric) for p, path in paths.items()}  # with the MAE
             train_sizes = [int(v) for v in data.train @ data.stats.count]

@@ -61,16 +61,17 @@ def _leave(code) -> NoReturn:
 
 
 def _hash_early(argv: list[str]) -> None:
-    """The first CSV file `diagnose` is given starts hashing now, on the other core, while the
-    rest imports (digest.py). A name that turns out not to be the input costs a hash only."""
+    """The CSV file `diagnose` is given starts hashing now, on the other core, while the rest
+    imports (digest.py). Only when one is named: several go to a batch run, whose datasets may
+    be diagnosed in worker processes that hash their own. A name that turns out not to be the
+    input costs a hash only."""
     if len(argv) < 3 or argv[1] != "diagnose":
         return
-    from . import digest
+    named = [arg for arg in argv[2:] if arg.lower().endswith(_INPUT_SUFFIXES)]
+    if len(named) == 1:
+        from . import digest
 
-    for arg in argv[2:]:
-        if arg.lower().endswith(_INPUT_SUFFIXES):
-            digest.start(arg)
-            return
+        digest.start(named[0])
 
 
 def _stop_workers() -> None:

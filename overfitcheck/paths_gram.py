@@ -10,6 +10,7 @@ alpha from one eigendecomposition, the lasso by scikit-learn's coordinate descen
 
 from __future__ import annotations
 
+import threading
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -213,7 +214,8 @@ def fit_regression_paths_deferred(
         coef_on_all_rows: bool = True, precision: Precision = EXACT, chain: int = 0,
         on_fit_done=None) -> tuple[dict[str, PenaltyPath], Callable[[], None]]:
     """fit_regression_paths without the MAE pass: the paths, their MAE still NaN, and the pass
-    that fills it in place (the rest of the diagnosis can run beside it).
+    that fills it in place (the rest of the diagnosis can run beside it; the pass takes an
+    optional threading.Event that stops it).
 
     A fold with fewer than two training rows (a learning subset of a tiny file) is left NaN.
     chain: the folds come in runs of this many nested subsets, each lasso starting from the
@@ -300,8 +302,11 @@ def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | N
     return _FoldFit(coef, capped, intercept, U, a, d.scale)
 
 
-def _absolute_errors(data: RegressionData, fits, train, validation, errors) -> None:
+def _absolute_errors(data: RegressionData, fits, train, validation, errors,
+                     stop: threading.Event | None = None) -> None:
     """Mean absolute errors of every fold's models, summed per cell over one pass of the rows.
+    Once `stop` is set (the diagnosis beside it failed or was interrupted) the pass ends at the
+    next block and leaves the MAE NaN.
 
     Every row is scored by every fold's models (it trains four folds and validates one), as one
     matrix product per block of rows; blocks go to two threads (numpy releases the GIL in its
@@ -344,6 +349,8 @@ def _absolute_errors(data: RegressionData, fits, train, validation, errors) -> N
     with ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
         pending: list = []
         for block in data.rows():  # one block more than threads in flight: memory stays flat
+            if stop is not None and stop.is_set():
+                return
             pending.append(pool.submit(score, block))
             if len(pending) > MAE_THREADS:
                 sums += pending.pop(0).result()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -125,6 +126,33 @@ def test_the_mae_pass_beside_the_learning_curves_reaches_the_report(tmp_path):
             got = getattr(report.curves[penalty], side)["mae"]
             assert np.isfinite(got).all(), (penalty, side)
             np.testing.assert_allclose(got, getattr(expected, side)["mae"], rtol=1e-12)
+
+
+def test_a_stopped_mae_pass_ends_without_scoring(tmp_path):
+    """The pass beside the learning curves stops at its next block once the diagnosis fails or
+    is interrupted (diagnose sets the event), rather than reading the rest of the rows."""
+    import threading
+
+    from overfitcheck.paths_gram import fit_regression_paths_deferred
+
+    path = _hostile_file(tmp_path / "hostile.csv")
+    data = stream_regression(path, Config(target="y", chunk_rows=1000)).data
+    blocks = []
+    rows = data.rows
+
+    def counted():
+        for block in rows():
+            blocks.append(block)
+            yield block
+
+    data = dataclasses.replace(data, rows=counted)
+    paths, absolute_errors = fit_regression_paths_deferred(data, {"l2": np.array([1.0])})
+    stop = threading.Event()
+    stop.set()
+    absolute_errors(stop)
+    assert len(blocks) == 1 and np.isnan(paths["l2"].validation["mae"]).all()
+    absolute_errors()
+    assert len(blocks) > 5 and np.isfinite(paths["l2"].validation["mae"]).all()
 
 
 def test_small_files_and_class_targets_are_read_whole(tmp_path):
