@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -102,10 +101,7 @@ def summarize(path: PenaltyPath, metric: str) -> Curve:
         raise MetricUndefined(f"the {metric} error is undefined on every validation fold (a "
                               "fold lacks a class it needs)", "choose another --metric, e.g. "
                               "log_loss, or folds that hold every class")
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows are expected here
-        val_mean = np.where(complete, np.nanmean(val, axis=1), np.nan)
-        train_mean = np.where(complete, np.nanmean(train, axis=1), np.nan)
+    val_mean, train_mean = _mean(val, complete), _mean(train, complete)
     se = _se(val)
     gap_se = _se(val - train)
     index_min = int(np.nanargmin(val_mean))
@@ -125,10 +121,14 @@ def summarize(path: PenaltyPath, metric: str) -> Curve:
 
 def _mean(values: np.ndarray, complete: np.ndarray) -> np.ndarray:
     """Mean over the folds that have a value; NaN where none has (a metric undefined on every
-    fold, a learning subset no fold could fit) or the row is not `complete`."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # "Mean of empty slice": NaN is meant
-        return np.where(complete, np.nanmean(values, axis=1), np.nan)
+    fold, a learning subset no fold could fit) or the row is not `complete`. np.nanmean's
+    numbers (its sum over the values, over their count) without its "Mean of empty slice"
+    warning: silencing that takes warnings.catch_warnings, which is not thread-safe, and the
+    diagnosis summarizes while its MAE pass runs on another thread."""
+    counts = np.sum(~np.isnan(values), axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.nansum(values, axis=1) / counts
+    return np.where(complete & (counts > 0), means, np.nan)
 
 
 def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], metric: str,

@@ -88,11 +88,13 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
             paths, absolute_errors = fit_regression_paths_deferred(
                 data, all_grids, on_fit_done=tick("fitting paths", total))
             # The MAE pass (over the rows) runs beside the learning curves (from the sums),
-            # unless the MAE is the metric that chooses their alphas.
+            # unless the MAE is the metric that chooses their alphas, or one core is all this
+            # diagnosis may use (--jobs 1, as batch workers running datasets in parallel).
+            beside = metric != "mae" and config.jobs != 1 and (os.cpu_count() or 1) > 1
             stop = threading.Event()  # a failure or Ctrl-C here ends the pass at its next block
             with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mae") as side:
                 try:
-                    mae = side.submit(absolute_errors, stop) if metric != "mae" else None
+                    mae = side.submit(absolute_errors, stop) if beside else None
                     if mae is None:
                         absolute_errors()
                     curves = {p: summarize(path, metric) for p, path in paths.items()

@@ -12,64 +12,77 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 import threading
 
 BLOCK_BYTES = 1 << 20
 
-# (real path, inode, size, mtime) -> the thread hashing that file
+# (device, inode, size, mtime, ctime) of an opened file -> the thread hashing it
 _started: dict[tuple, _Hashing] = {}
 _lock = threading.Lock()
 
 
 class _Hashing(threading.Thread):
-    def __init__(self, path: str) -> None:
+    def __init__(self, handle) -> None:
         super().__init__(name="hash input", daemon=True)
-        self.path = path
+        self.handle = handle
         self.digest: str | None = None
 
     def run(self) -> None:
         try:
-            self.digest = _compute(self.path)
+            with self.handle:
+                self.digest = _hash(self.handle)
         except BaseException:  # noqa: BLE001, S110 - sha256() then hashes the file itself
             pass
 
 
 def start(path: str | os.PathLike[str]) -> None:
-    """Begin hashing `path` on a daemon thread; sha256(path) takes the result if the file is
-    still the same (inode, size, modification time). Nothing happens if it is not a file."""
+    """Begin hashing `path` on a daemon thread; sha256(path) takes the result if the path
+    still names the very file that was opened here (device, inode, size, modification and
+    change times). Nothing happens if it is not a regular file or cannot be opened."""
     try:
-        if not os.path.isfile(path):
+        if not os.path.isfile(path):  # a FIFO would block the open below
             return
-        key = _key(path)
+        handle = open(path, "rb")  # noqa: SIM115 - the thread closes it
     except OSError:
         return
-    with _lock:
-        if key in _started:
+    try:
+        status = os.fstat(handle.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            handle.close()
             return
-        _started[key] = thread = _Hashing(os.fspath(path))
-    thread.start()
+        key = _identity(status)
+        with _lock:
+            if key in _started:
+                handle.close()
+                return
+            _started[key] = thread = _Hashing(handle)
+        thread.start()
+    except BaseException:
+        handle.close()
+        raise
 
 
 def sha256(path: str | os.PathLike[str]) -> str:
     """The file's SHA-256, from the hash start() began if there is one for this very file."""
-    key = _key(path)
-    with _lock:
-        early = _started.pop(key, None)
-    if early is not None:
-        early.join()
-        if early.digest is not None and _key(path) == key:
-            return early.digest
-    return _compute(path)
-
-
-def _key(path: str | os.PathLike[str]) -> tuple:
-    status = os.stat(path)
-    return (os.path.realpath(path), status.st_ino, status.st_size, status.st_mtime_ns)
-
-
-def _compute(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
     with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(BLOCK_BYTES), b""):
-            digest.update(block)
+        key = _identity(os.fstat(handle.fileno()))
+        with _lock:
+            early = _started.pop(key, None)
+        if early is not None:
+            early.join()
+            if early.digest is not None and _identity(os.fstat(handle.fileno())) == key:
+                return early.digest
+        return _hash(handle)
+
+
+def _identity(status: os.stat_result) -> tuple:
+    return (status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns,
+            status.st_ctime_ns)
+
+
+def _hash(handle) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: handle.read(BLOCK_BYTES), b""):
+        digest.update(block)
     return digest.hexdigest()

@@ -21,7 +21,10 @@ _INPUT_SUFFIXES = (".csv", ".tsv", ".gz", ".bz2", ".xz", ".zip")
 
 def main() -> None:
     try:
-        _hash_early(sys.argv)
+        try:
+            _hash_early(sys.argv)
+        except Exception:  # noqa: BLE001, S110 - only a head start: read.py hashes anyway
+            pass
         from .cli import main as run
 
         run()
@@ -37,26 +40,34 @@ def main() -> None:
 def _leave(code) -> NoReturn:
     """Exit with `code` without the interpreter's teardown of every module a diagnosis imported
     (pandas, scikit-learn, matplotlib: measured 0.4 s after the 200,000-row benchmark file).
-    Output is flushed and the exit handlers run first, as on a normal exit; when a thread is
-    still running, or the flush fails (a closed pipe), the exit is the normal one."""
-    if code is None:
-        code = 0
+    joblib's workers are stopped, output is flushed and the exit handlers run first, as on a
+    normal exit. The exit is the normal one instead when the code is not a number, a worker or
+    thread is still running, the flush fails (a closed pipe), or a profiler, tracer or
+    `python -i` wants the process after main() returns."""
     try:
-        _stop_workers()
-    except BaseException:  # noqa: BLE001 - the normal exit stops them
-        sys.exit(code)
-    if not isinstance(code, int) or any(
-            thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
-            for thread in threading.enumerate()):
-        sys.exit(code)
-    try:
-        sys.stdout.flush()
+        code = 0 if code is None else code
+        if not isinstance(code, int) or sys.gettrace() is not None or \
+                sys.getprofile() is not None or sys.flags.inspect:
+            sys.exit(code)
+        try:
+            _stop_workers()
+        except Exception:  # noqa: BLE001 - the normal exit stops them
+            sys.exit(code)
+        if any(thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
+               for thread in threading.enumerate()):
+            sys.exit(code)
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            atexit._run_exitfuncs()
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except Exception:  # noqa: BLE001 - the normal exit reports it as it always has
+            sys.exit(code)
+    except KeyboardInterrupt:
+        sys.stderr.write("overfitcheck: error: interrupted\n")
         sys.stderr.flush()
-        atexit._run_exitfuncs()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    except BaseException:  # noqa: BLE001 - the normal exit reports it as it always has
-        sys.exit(code)
+        os._exit(INTERRUPTED)
     os._exit(code)
 
 

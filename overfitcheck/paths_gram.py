@@ -150,7 +150,7 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     order = np.argsort(-alphas, kind="stable")
     y = np.array([np.sqrt(d.yyc / d.n)])
     # Non-convergence is counted from n_iter; the ConvergenceWarning is ignored by the caller,
-    # around its threads (see fit_regression_paths).
+    # around its threads (see fit_regression_paths_deferred).
     _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0, alphas=alphas[order],
                                     precompute=d.S / d.n, Xy=d.c / d.n, coef_init=coef_init,
                                     tol=precision.cd_tol, max_iter=precision.cd_max_iter,
@@ -212,10 +212,11 @@ def fit_regression_paths_deferred(
         data: RegressionData, grids: Mapping[str, np.ndarray], *,
         train: np.ndarray | None = None, validation: np.ndarray | None = None,
         coef_on_all_rows: bool = True, precision: Precision = EXACT, chain: int = 0,
-        on_fit_done=None) -> tuple[dict[str, PenaltyPath], Callable[[], None]]:
+        on_fit_done=None
+) -> tuple[dict[str, PenaltyPath], Callable[..., None]]:
     """fit_regression_paths without the MAE pass: the paths, their MAE still NaN, and the pass
     that fills it in place (the rest of the diagnosis can run beside it; the pass takes an
-    optional threading.Event that stops it).
+    optional threading.Event that stops it, leaving the MAE NaN).
 
     A fold with fewer than two training rows (a learning subset of a tiny file) is left NaN.
     chain: the folds come in runs of this many nested subsets, each lasso starting from the
@@ -348,12 +349,16 @@ def _absolute_errors(data: RegressionData, fits, train, validation, errors,
     sums = np.zeros((n_cells, a.size))
     with ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
         pending: list = []
+        stopped = stop.is_set if stop is not None else lambda: False
+        if stopped():
+            return
         for block in data.rows():  # one block more than threads in flight: memory stays flat
-            if stop is not None and stop.is_set():
-                return
             pending.append(pool.submit(score, block))
             if len(pending) > MAE_THREADS:
                 sums += pending.pop(0).result()
+            if stopped():  # before the next block is read
+                pool.shutdown(cancel_futures=True)
+                return
         for future in pending:
             sums += future.result()
     counts = data.stats.count

@@ -252,3 +252,53 @@ def test_missing_target_is_a_usage_error(tmp_path):
     assert result.stderr.endswith("no target column for "
                                   f"{DATA / 'diabetes.csv'}. Fix: pass --target COLUMN, or set "
                                   "target in the config file\n")
+
+
+def test_the_console_script_hashes_early_only_its_one_input(monkeypatch):
+    from overfitcheck import digest, entry
+
+    started = []
+    monkeypatch.setattr(digest, "start", started.append)
+    entry._hash_early(["overfitcheck", "diagnose", "data.csv", "--target", "y"])
+    entry._hash_early(["overfitcheck", "diagnose", "a.csv", "b.csv.gz", "--target", "y"])
+    entry._hash_early(["overfitcheck", "report", "data.csv"])
+    assert started == ["data.csv"]
+
+
+def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(monkeypatch):
+    """_leave ends the process with os._exit (no module teardown) after the exit handlers, but
+    takes the normal exit while a thread runs or for a code that is not a number."""
+    import atexit
+    import threading
+
+    from overfitcheck import entry
+
+    class Left(Exception):
+        pass
+
+    handlers, exits = [], []
+    monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: handlers.append(1))
+
+    def fast_exit(code):
+        exits.append(code)
+        raise Left
+
+    monkeypatch.setattr(os, "_exit", fast_exit)
+    monkeypatch.setattr(sys, "gettrace", lambda: None)  # as when not under a debugger
+    monkeypatch.setattr(sys, "getprofile", lambda: None)
+    with pytest.raises(Left):
+        entry._leave(3)
+    assert exits == [3] and handlers == [1]
+    with pytest.raises(SystemExit) as done:
+        entry._leave("a message")
+    assert done.value.code == "a message"
+    release = threading.Event()
+    worker = threading.Thread(target=release.wait)
+    worker.start()
+    try:
+        with pytest.raises(SystemExit) as done:
+            entry._leave(1)
+        assert done.value.code == 1 and exits == [3]
+    finally:
+        release.set()
+        worker.join()

@@ -121,23 +121,39 @@ def test_missing_value_spellings_become_missing(tmp_path):
     assert read_table(path).frame["a"].isna().sum() == 3
 
 
-def test_a_hash_started_early_is_the_file_hash_and_a_changed_file_is_hashed_again(tmp_path):
+def test_a_hash_started_early_is_the_file_hash_and_a_changed_file_is_hashed_again(
+        tmp_path, monkeypatch):
     """The command line starts hashing its input before the heavy imports (digest.start); the
-    report's input_sha256 takes that digest only if the file is still the same file."""
+    report's input_sha256 takes that digest only if the path still names the same file."""
     import hashlib
 
     from overfitcheck import digest
 
+    hashed = []
+    real = digest._hash
+    monkeypatch.setattr(digest, "_hash", lambda handle: hashed.append(1) or real(handle))
     path = tmp_path / "data.csv"
     path.write_bytes(CSV.encode() * 50_000)  # several read blocks
     digest.start(path)
     assert digest.sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
-    digest.start(path)
-    digest.sha256(path)  # waits for the early hash, so the change below comes after it
-    digest.start(path)
-    changed = CSV.replace("1.5", "9.5").encode() * 50_000
-    path.write_bytes(changed)
-    os.utime(path, ns=(1, 1))  # a different modification time, whatever the clock's grain
-    assert digest.sha256(path) == hashlib.sha256(changed).hexdigest()
-    assert read_table(str(path)).sha256 == hashlib.sha256(changed).hexdigest()
+    assert len(hashed) == 1  # the early hash was taken, not a second one
+    # Changed in place (new contents, and a modification time set back to an old one), or
+    # replaced by another file of the same size: hashed again.
+    for change in ("write", "replace"):
+        digest.start(path)
+        with digest._lock:
+            early = list(digest._started.values())
+        for thread in early:
+            thread.join()
+        stamp = path.stat().st_mtime_ns
+        changed = CSV.replace("1.5", "9.5" if change == "write" else "8.5").encode() * 50_000
+        target = path if change == "write" else tmp_path / "other.csv"
+        target.write_bytes(changed)
+        os.utime(target, ns=(stamp, stamp))
+        if change == "replace":
+            os.replace(target, path)
+        before = len(hashed)
+        assert digest.sha256(path) == hashlib.sha256(changed).hexdigest()
+        assert len(hashed) == before + 1
+    assert read_table(str(path)).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     digest.start(tmp_path / "missing.csv")  # not a file: nothing to hash, no error

@@ -98,7 +98,8 @@ def test_streamed_real_file_equals_whole():
     assert streamed.folds["train_sizes"] == [8000] * 5
 
 
-def test_rows_beyond_the_cache_are_read_again(tmp_path, monkeypatch):
+@pytest.mark.parametrize("metric", ["mae", "rmse"])  # rmse: the second read runs beside the
+def test_rows_beyond_the_cache_are_read_again(tmp_path, monkeypatch, metric):  # curves
     """With no room to keep rows, the mean absolute errors come from a second read."""
     import overfitcheck.stream as stream
 
@@ -107,9 +108,9 @@ def test_rows_beyond_the_cache_are_read_again(tmp_path, monkeypatch):
     config = Config(target="y", chunk_rows=1000)
     streamed = stream_regression(path, config)
     assert isinstance(streamed, StreamedDataset)
-    reread = diagnose(path, target="y", chunk_rows=1000, metric="mae")
+    reread = diagnose(path, target="y", chunk_rows=1000, metric=metric, jobs=2)
     monkeypatch.setattr(stream, "CACHE_BYTES", 1 << 30)
-    cached = diagnose(path, target="y", chunk_rows=1000, metric="mae")
+    cached = diagnose(path, target="y", chunk_rows=1000, metric=metric, jobs=2)
     _compare(cached.to_dict(), reread.to_dict())
 
 
@@ -150,9 +151,45 @@ def test_a_stopped_mae_pass_ends_without_scoring(tmp_path):
     stop = threading.Event()
     stop.set()
     absolute_errors(stop)
-    assert len(blocks) == 1 and np.isnan(paths["l2"].validation["mae"]).all()
+    assert len(blocks) <= 1 and np.isnan(paths["l2"].validation["mae"]).all()
     absolute_errors()
     assert len(blocks) > 5 and np.isfinite(paths["l2"].validation["mae"]).all()
+
+
+def test_the_mae_pass_beside_the_learning_curves_fails_and_stops_with_the_diagnosis(
+        tmp_path, monkeypatch):
+    """An error in the pass reaches the caller; an error in the learning curves stops the
+    pass (its Event is set) before it is raised."""
+    import importlib
+
+    import overfitcheck.paths_gram as paths_gram
+
+    # the module, not the package's diagnose function of the same name
+    diagnose_module = importlib.import_module("overfitcheck.diagnose")
+    path = _hostile_file(tmp_path / "hostile.csv")
+    real = paths_gram._absolute_errors
+
+    def broken(*args):
+        raise RuntimeError("the pass failed")
+
+    monkeypatch.setattr(paths_gram, "_absolute_errors", broken)
+    with pytest.raises(RuntimeError, match="the pass failed"):
+        diagnose(path, target="y", chunk_rows=1000, jobs=2)
+    seen = {}
+
+    def watched(*args):
+        stop = args[5]
+        seen["stopped"] = stop.wait(timeout=20)  # set by diagnose once the curves fail
+        return real(*args)
+
+    def curves_fail(*args, **kwargs):
+        raise RuntimeError("the curves failed")
+
+    monkeypatch.setattr(paths_gram, "_absolute_errors", watched)
+    monkeypatch.setattr(diagnose_module, "learning_curves_gram", curves_fail)
+    with pytest.raises(RuntimeError, match="the curves failed"):
+        diagnose(path, target="y", chunk_rows=1000, jobs=2)
+    assert seen["stopped"]
 
 
 def test_small_files_and_class_targets_are_read_whole(tmp_path):
