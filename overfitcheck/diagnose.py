@@ -61,11 +61,13 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     total = config.cv + 1
     learning_total = config.cv * len(LEARNING_FRACTIONS)
     done = [0]
+    counting = threading.Lock()  # fits finish on several threads
 
     def tick(stage: str, total: int):
         def step():
-            done[0] += 1
-            report(stage, done[0], total)
+            with counting:
+                done[0] += 1
+                report(stage, done[0], total)
         return step
 
     with threadpool_limits(1):

@@ -314,20 +314,20 @@ def _absolute_errors(data: RegressionData, fits, train, validation, errors,
     products and ufuncs), each with BLAS at one thread.
     """
     penalties = list(errors["train"])
-    blocks, owners = [], []  # the models as columns of one matrix, and (fold, penalty, index)
+    models, owners = [], []  # the models as columns of one matrix, and (fold, penalty, index)
     for f, fit in enumerate(fits):
         if fit is None:
             continue
         for penalty in penalties:
-            blocks.append((fit.U[penalty], fit.a[penalty]))
+            models.append((fit.U[penalty], fit.a[penalty]))
             owners.append((f, penalty, fit.a[penalty].size))
-    if not blocks:
+    if not models:
         return
     # Columns that are zero on every row (a missing marker where nothing is missing) add
     # nothing to a prediction: leave them out of the products.
     live = np.flatnonzero(np.diag(data.stats.gram.sum(axis=0)) > 0)
-    U = np.concatenate([b[0] for b in blocks], axis=1)
-    a = np.concatenate([b[1] for b in blocks])
+    U = np.concatenate([m[0] for m in models], axis=1)
+    a = np.concatenate([m[1] for m in models])
     n_cells = train.shape[1]
 
     def score(block: Callable[[], Block]) -> np.ndarray:
@@ -364,12 +364,12 @@ def _absolute_errors(data: RegressionData, fits, train, validation, errors,
     counts = data.stats.count
     start = 0
     for f, penalty, width in owners:
-        block = sums[:, start:start + width]
+        model_sums = sums[:, start:start + width]
         start += width
         for side, mask in (("train", train[f]), ("validation", validation[f])):
             n = counts[mask].sum()
             if n > 0:
-                errors[side][penalty]["mae"][:, f] = block[mask].sum(axis=0) / n
+                errors[side][penalty]["mae"][:, f] = model_sums[mask].sum(axis=0) / n
 
 
 def _take_rows(index: np.ndarray, Z: np.ndarray, ys: np.ndarray, cell: np.ndarray) -> Block:
