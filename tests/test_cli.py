@@ -302,3 +302,20 @@ def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(mon
     finally:
         release.set()
         worker.join()
+
+
+def test_a_ctrl_c_while_importing_is_raised_once_the_imports_are_done():
+    """Raised inside a third-party import, KeyboardInterrupt can meet a bare `except:` and
+    vanish; the console script only takes note of it until the imports are done."""
+    import signal
+    import time
+
+    from overfitcheck import entry
+
+    reached = False
+    with pytest.raises(KeyboardInterrupt):
+        with entry._interrupt_after_imports():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs meanwhile: it only takes note
+            reached = True
+    assert reached and signal.getsignal(signal.SIGINT) is signal.default_int_handler
