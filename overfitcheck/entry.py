@@ -103,7 +103,8 @@ def _stop_workers() -> None:
 def _interrupt_after_imports() -> Iterator[None]:
     """A Ctrl-C while the heavy modules import is noted, then raised once they are imported.
     Raised in the middle of a third-party module's import, KeyboardInterrupt can land inside
-    a bare `except:` there and vanish: the run then went on to the end (seen once in CI)."""
+    a bare `except:` there and vanish. Once in CI a run signalled at 0.3 s went on to exit 0;
+    this is the likely cause, not a proven one."""
     if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
         yield  # Ctrl-C ignored (a background job) or handled by an embedding program
         return
