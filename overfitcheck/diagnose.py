@@ -19,11 +19,11 @@ from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
 from .metrics import LABELS
-from .paths import fit_paths, gram_suits, load_solvers, warm_workers
+from .paths import fit_paths, gram_suits, load_solvers
 from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
 from .report import Report
 from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
-from .stream import StreamedDataset, likely_task, stream_regression
+from .stream import StreamedDataset, stream_regression
 from .verdict import FAMILY_NAMES, judge
 
 Progress = Callable[[str, int, int], None]
@@ -54,9 +54,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     if _streamable(source, config):
         with threadpool_limits(1):  # see paths._fit_fold: one BLAS thread is many times faster
             dataset = stream_regression(source, config, progress)
-    starting = None
     if dataset is None:
-        starting = _start_workers(source, config)
         dataset = load_dataset(source, config)
     load_solvers()  # the thread's import done (or done here) before the fits import more of it
     metric = _metric(config.metric, dataset.task)
@@ -119,8 +117,6 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         grids = alpha_grids(dataset, config)
         all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
         jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
-        if starting is not None:  # fit_paths' Parallel then finds the workers running
-            starting.join()
         paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
                           all_grids, jobs=jobs, on_fit_done=tick("fitting paths", total))
         baseline = summarize(paths.pop("baseline"), metric)
@@ -161,24 +157,6 @@ def _streamable(source, config: Config) -> bool:
     """A CSV path whose folds the stream can make (not grouped, time-ordered or sampled)."""
     return not isinstance(source, pd.DataFrame) and config.group_col is None \
         and config.time_col is None and config.max_rows is None and config.chunk_rows != 0
-
-
-def _start_workers(source, config: Config) -> threading.Thread | None:
-    """Start the worker processes a class target's folds run on (paths.warm_workers), on a
-    thread while the file is read: starting them cost about 1.5 s before the first fold
-    (telco churn's fold paths: 2.6-3.1 s with cold workers, 1.2-1.8 s warm). Only when the
-    head of the file shows a class target (stream.likely_task, read on that thread), where
-    _jobs always uses them on more than one core; a regression target read whole seldom does."""
-    if isinstance(source, pd.DataFrame) or config.jobs == 1 or (os.cpu_count() or 1) < 2:
-        return None
-
-    def start() -> None:
-        if likely_task(source, config) not in (None, "regression"):
-            warm_workers(config.jobs)
-
-    thread = threading.Thread(target=start, name="start workers", daemon=True)
-    thread.start()
-    return thread
 
 
 def _edge_matters(curve, none, config: Config) -> bool:

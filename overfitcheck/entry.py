@@ -55,7 +55,7 @@ def _leave(code) -> NoReturn:
                 sys.getprofile() is not None or sys.flags.inspect:
             sys.exit(code)
         try:
-            _stop_workers(code)
+            _stop_workers()
         except Exception:  # noqa: BLE001 - the normal exit stops them
             sys.exit(code)
         if any(thread.is_alive() and not thread.daemon and thread is not threading.main_thread()
@@ -90,18 +90,13 @@ def _hash_early(argv: list[str]) -> None:
         digest.start(named[0])
 
 
-def _stop_workers(code: int = 0) -> None:
+def _stop_workers() -> None:
     """Stop joblib's reusable worker processes (class targets fit their folds there) now, as
-    the normal exit would: then no thread is left running and _leave can exit at once. After
-    a failure they may still be starting (diagnose._start_workers): they are killed, not
-    waited for."""
-    paths = sys.modules.get("overfitcheck.paths")
-    if paths is not None:
-        paths.stop_warming()
+    the normal exit would: then no thread is left running and _leave can exit at once."""
     executor = getattr(sys.modules.get("joblib.externals.loky.reusable_executor"),
                        "_executor", None)
     if executor is not None:
-        executor.shutdown(wait=True, kill_workers=code != 0)
+        executor.shutdown(wait=True)
 
 
 @contextlib.contextmanager

@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from .metrics import binary_errors, classification_errors, metric_names, regression_errors
@@ -143,33 +143,6 @@ def load_solvers() -> None:
 def _import_solvers() -> None:
     import scipy.special  # noqa: F401
     import sklearn.linear_model  # noqa: F401
-
-
-# Set once the process is leaving (entry._stop_workers): a warm-up not yet begun starts none.
-_STOP_WARMING = threading.Event()
-
-
-def warm_workers(jobs: int) -> None:
-    """Start the worker processes fit_paths(jobs=jobs) runs folds on, each importing the
-    solvers: joblib's reusable executor, made as fit_paths' Parallel makes it, so the folds
-    find it running. Starting them takes about 1.5 s on 2 cores, spent before the first fold
-    unless this runs on a thread while the file is read (diagnose._start_workers). Best effort:
-    any failure leaves fit_paths to start them as before."""
-    try:
-        workers = effective_n_jobs(jobs)
-        if workers > 1 and not _STOP_WARMING.is_set():
-            Parallel(n_jobs=jobs)(delayed(_warm_worker)() for _ in range(workers))
-    except BaseException:  # noqa: BLE001, S110 - on a thread: nothing to report, nothing lost
-        pass
-
-
-def stop_warming() -> None:
-    _STOP_WARMING.set()
-
-
-def _warm_worker() -> None:
-    load_solvers()
-    from . import paths_newton  # noqa: F401 - binary targets' folds
 
 
 def gram_suits(q: int, n_train: int, n_cells: int) -> bool:

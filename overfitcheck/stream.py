@@ -81,7 +81,7 @@ TRACK_LEVELS = 256
 MAX_PASSES = 3
 # Threads parsing chunks at once (each holds one chunk's frame).
 WORKERS = 2
-# Rows of the file's head that show what its target holds (_worded_target, likely_task).
+# Rows of the file's head that show a target written as words (_worded_target).
 HEAD_ROWS = 1_000
 
 
@@ -125,28 +125,6 @@ def _worded_target(fmt, config: Config) -> bool:
     without parsing the probe's ranges only to find that out (1.3 s on 200,000 rows). Should
     the rest of the file be numbers after all, the whole-file rules still find a regression
     target; it is then read in memory rather than streamed."""
-    y = _head_target(fmt, config)
-    if y is None or y.empty or pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return False
-    return _as_numbers(y.astype(str))[0] is None
-
-
-def likely_task(path: str | os.PathLike[str], config: Config) -> str | None:
-    """The task the target in the file's first HEAD_ROWS rows suggests, by the whole-file
-    rules (config.task when set); None when the head cannot tell (unreadable, no such column,
-    one value). A hint for what to start early, never the diagnosis's task."""
-    if config.task is not None:
-        return config.task
-    try:
-        y = _head_target(sniff(path, config.encoding), config)
-        return _infer_task(y, None)[0] if y is not None and not y.empty else None
-    except Exception:  # noqa: BLE001 - the whole-file reader reports what is wrong
-        return None
-
-
-def _head_target(fmt, config: Config) -> pd.Series | None:
-    """The target's values (missing ones left out) in the file's first HEAD_ROWS rows; None
-    when they cannot be read."""
     try:
         chunks = read_chunks(fmt, HEAD_ROWS, [])
         try:
@@ -155,8 +133,11 @@ def _head_target(fmt, config: Config) -> pd.Series | None:
             chunks.close()
         target = _resolve_column(head, config.target, "target", header_of(fmt, head))
     except Exception:  # noqa: BLE001 - the probe reports whatever is wrong with the file
-        return None
-    return head[target].dropna()
+        return False
+    y = head[target].dropna()
+    if y.empty or pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return False
+    return _as_numbers(y.astype(str))[0] is None
 
 
 def stream_regression(path: str | os.PathLike[str], config: Config,

@@ -271,14 +271,13 @@ def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(mon
     import atexit
     import threading
 
-    from overfitcheck import entry, paths
+    from overfitcheck import entry
 
     class Left(Exception):
         pass
 
     handlers, exits = [], []
     monkeypatch.setattr(atexit, "_run_exitfuncs", lambda: handlers.append(1))
-    monkeypatch.setattr(paths, "_STOP_WARMING", threading.Event())  # set by _leave: this test's
 
     def fast_exit(code):
         exits.append(code)
@@ -303,32 +302,6 @@ def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(mon
     finally:
         release.set()
         worker.join()
-
-
-def test_a_failed_run_kills_the_workers_it_was_starting(monkeypatch):
-    """diagnose starts a class target's workers while it reads (paths.warm_workers); when the
-    run fails meanwhile, _leave kills them instead of waiting for them to start, and a warm-up
-    not yet begun starts none."""
-    import threading
-    import time
-
-    from joblib.externals.loky import reusable_executor
-
-    from overfitcheck import entry, paths
-
-    monkeypatch.setattr(paths, "_STOP_WARMING", threading.Event())
-    starting = threading.Thread(target=paths.warm_workers, args=(2,), daemon=True)
-    starting.start()
-    for _ in range(1000):  # the executor exists once its workers are being started
-        if reusable_executor._executor is not None:
-            break
-        time.sleep(0.01)
-    entry._stop_workers(3)
-    starting.join(timeout=60)
-    assert not starting.is_alive()
-    executor = reusable_executor._executor
-    paths.warm_workers(2)
-    assert reusable_executor._executor is executor  # stopped: no new executor was made
 
 
 def test_a_ctrl_c_while_importing_is_raised_once_the_imports_are_done():

@@ -207,40 +207,6 @@ def test_fold_results_do_not_depend_on_jobs():
                                       two[penalty].validation["rmse"])
 
 
-def test_diagnose_starts_the_workers_while_reading_a_class_target(monkeypatch):
-    """The workers started during the read are the ones the folds then run on: joblib reuses
-    its executor only when it is made with the same arguments, else it starts new workers and
-    the head start is lost. A regression target read whole starts none."""
-    import sys
-
-    from joblib.externals.loky import reusable_executor
-
-    import overfitcheck.diagnose  # noqa: F401 - the module, not the function of that name
-
-    module = sys.modules["overfitcheck.diagnose"]
-    started, executors = [], []
-    real_warm, real_fit = module.warm_workers, module.fit_paths
-
-    def warm(jobs):
-        real_warm(jobs)
-        started.append((jobs, reusable_executor._executor))
-
-    def fit(*args, **kwargs):
-        result = real_fit(*args, **kwargs)
-        executors.append(reusable_executor._executor)
-        return result
-
-    monkeypatch.setattr(module, "warm_workers", warm)
-    monkeypatch.setattr(module, "fit_paths", fit)
-    monkeypatch.setattr(module.os, "cpu_count", lambda: 2)
-    module.diagnose(DATA / "default.csv", target="default", cv=3, jobs=2)
-    assert len(started) == 1 and started[0][0] == 2
-    assert started[0][1] is not None and executors[0] is started[0][1]
-    module.diagnose(DATA / "hitters.csv", target="Salary", cv=3, jobs=2)
-    module.diagnose(DATA / "default.csv", target="default", cv=3, jobs=1)
-    assert len(started) == 1
-
-
 def test_fold_with_one_class_predicts_that_class():
     X = np.arange(20, dtype=float)[:, None]
     y = np.array([0] * 19 + [1])

@@ -15,7 +15,7 @@ from overfitcheck.config import Config
 from overfitcheck.curves import summarize
 from overfitcheck.errors import NotACsv
 from overfitcheck.paths_gram import fit_regression_paths
-from overfitcheck.stream import StreamedDataset, likely_task, stream_regression
+from overfitcheck.stream import StreamedDataset, stream_regression
 
 
 def _hostile_file(path, n=6000, seed=0):
@@ -216,21 +216,6 @@ def test_a_worded_target_is_handed_over_before_any_range_is_parsed(tmp_path, mon
     frame.to_csv(tmp_path / "numbers.csv", index=False)
     streamed = stream_regression(tmp_path / "numbers.csv", Config(target="y", chunk_rows=1000))
     assert parsed and isinstance(streamed, StreamedDataset)
-
-
-def test_the_head_of_a_file_suggests_its_task(tmp_path):
-    """likely_task reads the target in the first rows by the whole-file rules; it is a hint
-    (for starting workers early), so anything it cannot read gives None, never an error."""
-    assert likely_task(DATA / "default.csv", Config(target="default")) == "binary"  # Yes/No
-    assert likely_task(DATA / "penguins.csv", Config(target="species")) == "multiclass"
-    assert likely_task(DATA / "hitters.csv", Config(target="Salary")) == "regression"
-    assert likely_task(DATA / "hitters.csv", Config(target="Salary", task="binary")) == "binary"
-    assert likely_task(DATA / "hitters.csv", Config(target="no such column")) is None
-    (tmp_path / "codes.csv").write_text("x,y\n" + "".join(f"{i},{i % 2}\n" for i in range(50)))
-    assert likely_task(tmp_path / "codes.csv", Config(target="y")) == "binary"
-    (tmp_path / "empty.csv").write_text("")
-    assert likely_task(tmp_path / "empty.csv", Config(target="y")) is None
-    assert likely_task(tmp_path / "missing.csv", Config(target="y")) is None
 
 
 def test_quoted_line_breaks_and_bad_rows_deep_in_a_streamed_file(tmp_path):
