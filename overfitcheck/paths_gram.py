@@ -24,9 +24,10 @@ from .paths import EXACT, LSTSQ_COND, PenaltyPath, Precision, enet_path
 from .splits import Fold
 
 # Rows scored per block in the MAE pass: the block's residuals for every model (512 rows x ~300
-# models, 1.2 MB) stay in cache, instead of a rows x models matrix the size of the file
-# (measured on 1,000,000 rows: 1.4-1.8 s against 1.6-2.0 s for blocks of 4096; 1.42-1.51 s
-# against 1.50-1.76 s for blocks of 1024, three runs each in alternation; 256 rows: 1.47-1.52 s).
+# models, 1.2 MB) stay in cache, instead of a rows x models matrix the size of the file. Measured
+# on 1,000,000 rows: blocks of 1024 took 1.4-1.8 s against 1.6-2.0 s for blocks of 4096; later,
+# three runs each in alternation, 512 rows 1.42-1.51 s, 1024 rows 1.50-1.76 s, 256 rows
+# 1.47-1.52 s (512 and 256 within each other's noise).
 MAE_BLOCK_ROWS = 512
 # The MAE pass uses both cores of a CI runner (threads: the work is in numpy, which frees the
 # GIL), BLAS held to one thread each by the caller. One block more than threads is in flight,
