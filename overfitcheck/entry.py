@@ -39,7 +39,20 @@ def main() -> None:
         code = INTERRUPTED
     except SystemExit as done:
         code = done.code
+        if _interrupted_silently(done):
+            sys.stderr.write("overfitcheck: error: interrupted\n")
     _leave(code)
+
+
+def _interrupted_silently(done: SystemExit) -> bool:
+    """Did typer turn a Ctrl-C into exit code 130 without a word? It does so for one that
+    lands while it parses the command line (it imports pydantic then, for about 0.3 s),
+    outside the command's own error handling, which prints the one line itself. typer raises
+    Exit(130) from the KeyboardInterrupt, then exits with its code; the command's own
+    Exit(130) is raised while handling one, not from it."""
+    raised = done.__context__
+    return done.code == INTERRUPTED and raised is not None and \
+        isinstance(raised.__cause__, KeyboardInterrupt)
 
 
 def _leave(code) -> NoReturn:

@@ -304,6 +304,39 @@ def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(mon
         worker.join()
 
 
+def test_a_ctrl_c_while_typer_parses_the_command_line_gets_the_one_line(monkeypatch, capsys):
+    """typer turns a KeyboardInterrupt outside the command (while it parses the command line,
+    importing pydantic for about 0.3 s) into exit code 130 and prints nothing: the console
+    script says it. An interrupt inside the command is said once, by the command."""
+    import typer.core
+
+    from overfitcheck import entry
+
+    codes = []
+    monkeypatch.setattr(entry, "_leave", codes.append)
+    monkeypatch.setattr(entry, "_hash_early", lambda argv: None)
+    monkeypatch.setattr(sys, "argv", ["overfitcheck", "diagnose", "data.csv", "-t", "y"])
+
+    def interrupted(self, ctx):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(typer.core.TyperGroup, "invoke", interrupted)
+        entry.main()
+    assert codes == [130]
+    assert capsys.readouterr().err.strip().splitlines() == ["overfitcheck: error: interrupted"]
+
+    import overfitcheck.cli as cli
+
+    def interrupted_inside(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "plan", interrupted_inside)  # inside the command's error handling
+    entry.main()
+    assert codes == [130, 130]
+    assert capsys.readouterr().err.strip().splitlines() == ["overfitcheck: error: interrupted"]
+
+
 def test_a_ctrl_c_while_importing_is_raised_once_the_imports_are_done():
     """Raised inside a third-party import, KeyboardInterrupt can meet a bare `except:` and
     vanish; the console script only takes note of it until the imports are done."""
