@@ -306,7 +306,7 @@ def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(mon
 
 def test_a_ctrl_c_while_typer_parses_the_command_line_gets_the_one_line(monkeypatch, capsys):
     """typer turns a KeyboardInterrupt outside the command (while it parses the command line,
-    importing pydantic for about 0.3 s) into exit code 130 and prints nothing: the console
+    importing pydantic then) into exit code 130 and prints nothing: the console
     script says it. An interrupt inside the command is said once, by the command."""
     import typer.core
 
