@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from typing import NoReturn
 
 INTERRUPTED = 130  # errors.ExitCode.INTERRUPTED, not imported: errors may be mid-import
+# What cli._fail prints for a Ctrl-C during the command; the console script's own cases match.
+INTERRUPTED_LINE = "overfitcheck: error: interrupted\n"
 
 
 # File names `diagnose` reads as CSV input (batch.CSV_SUFFIXES, plus other compressions).
@@ -35,12 +37,12 @@ def main() -> None:
         run()
         code = 0
     except KeyboardInterrupt:
-        sys.stderr.write("overfitcheck: error: interrupted\n")
+        sys.stderr.write(INTERRUPTED_LINE)
         code = INTERRUPTED
     except SystemExit as done:
         code = done.code
         if _interrupted_silently(done):
-            sys.stderr.write("overfitcheck: error: interrupted\n")
+            sys.stderr.write(INTERRUPTED_LINE)
     _leave(code)
 
 
@@ -83,7 +85,7 @@ def _leave(code) -> NoReturn:
         except Exception:  # noqa: BLE001 - the normal exit reports it as it always has
             sys.exit(code)
     except KeyboardInterrupt:
-        sys.stderr.write("overfitcheck: error: interrupted\n")
+        sys.stderr.write(INTERRUPTED_LINE)
         sys.stderr.flush()
         os._exit(INTERRUPTED)
     os._exit(code)
