@@ -350,8 +350,18 @@ class _Pass:
                     encode_column(frame[c], Encoding("numeric"))[:, 0]
         summaries = {c: ColumnSummary.of(frame[c]) for c in [self.target, *self.names]} \
             if summarize else {}
-        np.copyto(values, np.nan, where=np.isinf(values))  # infinities read as missing
-        largest = np.fmax.reduce(np.abs(values), axis=0, initial=0.0)  # fmax skips NaN
+        if summarize and len(plain) == len(self.numeric):
+            # The summaries have already looked at these very numbers: their counts of
+            # infinities and finite extremes spare two passes over the block (a sixth of this
+            # function's time on 50,000 x 100).
+            numeric = [summaries[c] for c in self.numeric]
+            if any(s.n_infinite for s in numeric):
+                np.copyto(values, np.nan, where=np.isinf(values))
+            largest = np.array([max(abs(s.low), abs(s.high)) if s.low <= s.high else 0.0
+                                for s in numeric])
+        else:
+            np.copyto(values, np.nan, where=np.isinf(values))  # infinities read as missing
+            largest = np.fmax.reduce(np.abs(values), axis=0, initial=0.0)  # fmax skips NaN
         if np.any((largest > HUGE) | ((largest > 0) & (largest < TINY))) \
                 or np.abs(y).max() > HUGE:
             raise ReadWhole
