@@ -217,12 +217,13 @@ def _balanced_runs(indices: list[int], sizes: list[int], n_runs: int = RUNS_PER_
     return [run for run in runs if run]
 
 
-def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None
-                         ) -> dict[str, LearningCurve]:
+def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None,
+                         lasso=None) -> dict[str, LearningCurve]:
     """learning_curves for a regression design held as cell statistics (paths_gram.py).
 
     Learning subset i of a fold is its training rows of learning level <= i (splits.
     level_of_rows): whole cells, so every size is fitted exactly from the same statistics.
+    lasso: where the lasso runs (paths_gram.fit_regression_paths_deferred).
     """
     from .paths_gram import fit_regression_paths
 
@@ -238,7 +239,8 @@ def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_don
     grids = {penalty: np.array([curve.alpha_min]) for penalty, curve in curves.items()}
     paths = fit_regression_paths(data, grids, train=train, validation=validation,
                                  coef_on_all_rows=False, absolute=metric == "mae",
-                                 precision=PLOT, chain=levels, on_fit_done=on_fit_done)
+                                 precision=PLOT, chain=levels, on_fit_done=on_fit_done,
+                                 lasso=lasso)
     shape = (n_folds, levels)
     out = {}
     for penalty, path in paths.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -13,11 +14,13 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from . import lasso_process
 from .config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Config
 from .curves import learning_curves, learning_curves_gram, summarize
 from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
+from .lasso_process import LassoProcess
 from .metrics import LABELS
 from .paths import fit_paths, gram_suits, load_solvers
 from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
@@ -45,18 +48,48 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     elif target is not None or options:
         config = replace(config, **({"target": target} if target else {}), **options)
     report = progress or (lambda stage, done, total: None)
-    # The solvers take about a second to import: on a thread, while the file is read (the
-    # parser releases the GIL). The first fit waits for the import if it is not done.
-    threading.Thread(target=load_solvers, name="load solvers", daemon=True).start()
+    streamable = _streamable(source, config)
+    if streamable and _helper_helps(config):
+        helper = lasso_process.take()
+    else:
+        helper = None
+        lasso_process.discard()
+    try:
+        return _diagnose(source, config, report, progress, streamable, helper)
+    finally:
+        if helper is not None:
+            helper.close()
 
+
+def _helper_helps(config: Config) -> bool:
+    """Should a streamed regression's lasso run in a helper process (lasso_process.py)? Only
+    where a second core is free for its import and scikit-learn is not imported here already
+    (a notebook that used it). A class target leaves it unused: the probe says so early."""
+    return config.task in (None, "regression") and config.jobs != 1 \
+        and (os.cpu_count() or 1) > 1 and "sklearn.linear_model" not in sys.modules
+
+
+def _diagnose(source, config: Config, report: Progress, progress: Progress | None,
+              streamable: bool, helper: LassoProcess | None) -> Report:
+    # The solvers take about a second to import: on a thread, while the file is read (the
+    # parser releases the GIL), unless a streamed regression's helper process imports them.
+    # The first fit waits for the import if it is not done.
+    preload = threading.Thread(target=load_solvers, name="load solvers", daemon=True)
+    if helper is None:
+        preload.start()
     report("reading", 0, 1)
     dataset: Dataset | StreamedDataset | None = None
-    if _streamable(source, config):
+    if streamable:
         with threadpool_limits(1):  # see paths._fit_fold: one BLAS thread is many times faster
             dataset = stream_regression(source, config, progress)
     if dataset is None:
+        if helper is not None:  # not streamed after all: the import is needed here
+            helper.close()
+            helper = None
+            preload.start()
         dataset = load_dataset(source, config)
-    load_solvers()  # the thread's import done (or done here) before the fits import more of it
+    if helper is None:
+        load_solvers()  # the thread's import done (or done here) before the fits import more
     metric = _metric(config.metric, dataset.task)
     total = config.cv + 1
     learning_total = config.cv * len(LEARNING_FRACTIONS)
@@ -88,7 +121,7 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
             grids = alpha_grids_gram(data, config)
             all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
             paths, absolute_errors = fit_regression_paths_deferred(
-                data, all_grids, on_fit_done=tick("fitting paths", total))
+                data, all_grids, on_fit_done=tick("fitting paths", total), lasso=helper)
             # The MAE pass (over the rows) runs beside the learning curves (from the sums),
             # unless the MAE is the metric that chooses their alphas, or one core is all this
             # diagnosis may use (--jobs 1, as batch workers running datasets in parallel).
@@ -103,7 +136,8 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
                               if p != "baseline"}
                     done[0] = 0
                     learning = learning_curves_gram(
-                        data, curves, metric, on_fit_done=tick("learning curves", learning_total))
+                        data, curves, metric, on_fit_done=tick("learning curves", learning_total),
+                        lasso=helper)
                     if mae is not None:
                         mae.result()
                 except BaseException:

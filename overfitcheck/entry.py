@@ -100,9 +100,12 @@ def _hash_early(argv: list[str]) -> None:
         return
     named = [arg for arg in argv[2:] if arg.lower().endswith(_INPUT_SUFFIXES)]
     if len(named) == 1:
-        from . import digest
+        from . import digest, lasso_process
 
         digest.start(named[0])
+        # A regression file's lasso runs in a helper process, which starts importing
+        # scikit-learn now (lasso_process.py); diagnose stops it if the file is not one.
+        lasso_process.start_early()
 
 
 def _stop_workers() -> None:

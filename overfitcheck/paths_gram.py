@@ -41,6 +41,10 @@ LEVELS_MAX = 64
 # A centred sum of squares below this many eps of the column's second moment is rounding dust.
 CONSTANT_DUST = 64 * np.finfo(float).eps
 
+# scikit-learn's enet_path on a Gram, given as keyword arguments (y, alphas, precompute, Xy,
+# coef_init, tol, max_iter, ...): (alphas, coefs, dual gaps, n_iter). None: in this process.
+Lasso = Callable[..., tuple]
+
 # A block of rows: (Z, shifted y, cell, which accumulated columns Z holds; None: all).
 Block = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
 # rows() -> one callable per block that builds it: the MAE pass builds blocks on its scoring
@@ -121,15 +125,16 @@ def standardized_design(sums: Sums, fmap: FeatureMap) -> _Design:
 
 
 def fit_design(d: _Design, penalty: str, alphas: np.ndarray, precision: Precision = EXACT,
-               coef_init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+               coef_init: np.ndarray | None = None, lasso: Lasso | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Standardized coefficients (A, p) along the grid, and which fits hit their iteration cap.
-    coef_init: a warm start for the lasso's first (largest) alpha."""
+    coef_init: a warm start for the lasso's first (largest) alpha; lasso: where it runs."""
     A, p = alphas.size, d.c.size
     capped = np.zeros(A, dtype=int)
     if penalty == "baseline":
         return np.zeros((A, p)), capped
     if penalty == "l1":
-        return _lasso_gram(d, alphas, precision, coef_init)
+        return _lasso_gram(d, alphas, precision, coef_init, lasso)
     lam, V = np.linalg.eigh(d.S)
     lam = np.maximum(lam, 0.0)
     cv = V.T @ d.c
@@ -144,7 +149,8 @@ def fit_design(d: _Design, penalty: str, alphas: np.ndarray, precision: Precisio
 
 
 def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
-                coef_init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+                coef_init: np.ndarray | None = None, lasso: Lasso | None = None
+                ) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's coordinate descent on the Gram, fed as one pseudo-row: the objective
     (1/2n)(y'y - 2w'c + w'Sw) + alpha|w|_1 is enet_path's with Gram S/n, Xy c/n and a y of norm
     sqrt(y'y/n); its duality-gap tolerance scales with that norm exactly as on the rows."""
@@ -152,16 +158,21 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     order = np.argsort(-alphas, kind="stable")
     y = np.array([np.sqrt(d.yyc / d.n)])
     # Non-convergence is counted from n_iter; the ConvergenceWarning is ignored by the caller,
-    # around its threads (see fit_regression_paths_deferred).
-    _, coefs, _, n_iter = enet_path(np.zeros((1, p)), y, l1_ratio=1.0, alphas=alphas[order],
-                                    precompute=d.S / d.n, Xy=d.c / d.n, coef_init=coef_init,
-                                    tol=precision.cd_tol, max_iter=precision.cd_max_iter,
-                                    check_input=False, return_n_iter=True)
+    # around its threads (see fit_regression_paths_deferred), or by the helper process.
+    _, coefs, _, n_iter = (lasso or _lasso_here)(
+        y=y, l1_ratio=1.0, alphas=alphas[order], precompute=d.S / d.n, Xy=d.c / d.n,
+        coef_init=coef_init, tol=precision.cd_tol, max_iter=precision.cd_max_iter,
+        check_input=False)
     out = np.empty((alphas.size, p))
     out[order] = coefs.T
     capped = np.empty(alphas.size, dtype=int)
     capped[order] = np.asarray(n_iter) >= precision.cd_max_iter
     return out, capped
+
+
+def _lasso_here(**request) -> tuple:
+    """A Lasso in this process."""
+    return enet_path(np.zeros((1, request["Xy"].size)), **request, return_n_iter=True)
 
 
 def _in_z(d: _Design, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,7 +225,7 @@ def fit_regression_paths_deferred(
         data: RegressionData, grids: Mapping[str, np.ndarray], *,
         train: np.ndarray | None = None, validation: np.ndarray | None = None,
         coef_on_all_rows: bool = True, precision: Precision = EXACT, chain: int = 0,
-        on_fit_done=None
+        on_fit_done=None, lasso: Lasso | None = None
 ) -> tuple[dict[str, PenaltyPath], Callable[..., None]]:
     """fit_regression_paths without the MAE pass: the paths, their MAE still NaN, and the pass
     that fills it in place (the rest of the diagnosis can run beside it; the pass takes an
@@ -225,6 +236,7 @@ def fit_regression_paths_deferred(
     previous one's model (a cold lasso at a small alpha costs coordinate descent ten times the
     warm one). Runs (or single folds) and the all-rows fit go to two threads: the work is in
     BLAS, LAPACK and scikit-learn's coordinate descent, which all release the GIL.
+    lasso: where the lasso's coordinate descent runs (lasso_process.LassoProcess); None: here.
     """
     train = data.train if train is None else train
     validation = data.validation if validation is None else validation
@@ -240,7 +252,7 @@ def fit_regression_paths_deferred(
             sums = data.stats.total(train[f])
             if sums.count < 2:
                 continue
-            fit = _fit_fold(sums, data.fmap, grids, precision, previous)
+            fit = _fit_fold(sums, data.fmap, grids, precision, previous, lasso)
             fits[f] = fit
             previous = fit if chain else None
             held = data.stats.total(validation[f])
@@ -255,19 +267,23 @@ def fit_regression_paths_deferred(
                 on_fit_done()
 
     step = chain or 1
-    # Warning filters are process-wide and catch_warnings is not thread-safe: ignore the
-    # solver's ConvergenceWarning here, around the threads (the caps are counted from n_iter).
-    from sklearn.exceptions import ConvergenceWarning
 
     def fit_all_rows() -> _FoldFit:
         fit = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap,
-                        grids, precision)
+                        grids, precision, lasso=lasso)
         if on_fit_done is not None:
             on_fit_done()
         return fit
 
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
-        warnings.simplefilter("ignore", ConvergenceWarning)
+        if lasso is None:
+            # Warning filters are process-wide and catch_warnings is not thread-safe: ignore
+            # the solver's ConvergenceWarning here, around the threads (the caps are counted
+            # from n_iter). A helper process ignores its own, and this one need not import
+            # scikit-learn at all.
+            from sklearn.exceptions import ConvergenceWarning
+
+            warnings.simplefilter("ignore", ConvergenceWarning)
         futures = [pool.submit(run, range(start, min(start + step, n_folds)))
                    for start in range(0, n_folds, step)]
         full = pool.submit(fit_all_rows) if coef_on_all_rows else None
@@ -290,8 +306,8 @@ def fit_regression_paths_deferred(
     return paths, partial(_absolute_errors, data, fits, train, validation, errors)
 
 
-def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | None = None
-              ) -> _FoldFit:
+def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | None = None,
+              lasso: Lasso | None = None) -> _FoldFit:
     d = standardized_design(sums, fmap)
     coef, capped, intercept, U, a = {}, {}, {}, {}, {}
     for penalty, alphas in grids.items():
@@ -299,7 +315,7 @@ def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | N
         if warm is not None and penalty == "l1":  # the same model on this fold's scale
             top = int(np.argmax(grids[penalty]))  # the lasso starts at the largest alpha
             init = warm.coef[penalty][top] / warm.scale * d.scale
-        coef[penalty], capped[penalty] = fit_design(d, penalty, alphas, precision, init)
+        coef[penalty], capped[penalty] = fit_design(d, penalty, alphas, precision, init, lasso)
         U[penalty], a[penalty] = _in_z(d, coef[penalty])
         intercept[penalty] = np.full(alphas.size, d.ybar + fmap.y_shift)
     return _FoldFit(coef, capped, intercept, U, a, d.scale)
