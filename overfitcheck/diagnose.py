@@ -103,6 +103,8 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
                 report(stage, done[0], total)
         return step
 
+    report("fitting paths", 0, total)  # the file is read
+
     with threadpool_limits(1):
         data, fold_definition, notes = None, None, dataset.notes
         if isinstance(dataset, StreamedDataset):

@@ -215,3 +215,35 @@ def _markdown_table(text: str) -> list[list[str]]:
         elif token.type == "tr_close":
             rows.append(row)
     return rows
+
+
+def test_matplotlib_starts_importing_once_the_file_is_read(monkeypatch):
+    """Its import holds the GIL for about half a second: beside the read it would stall the
+    parsing threads, so run_one's progress starts it at the first stage after reading, once,
+    and passes every event on."""
+    import threading
+
+    from overfitcheck import batch
+
+    started = []
+    loaded = threading.Event()
+    monkeypatch.setattr(batch, "load_matplotlib", lambda: (started.append(1), loaded.set()))
+    seen = []
+    staged = batch._preloading(lambda *event: seen.append(event))
+    for event in [("reading", 0, 1), ("reading rows", 5000, 0),
+                  ("reading rows again (column types settled)", 5000, 0)]:
+        staged(*event)
+    assert started == []
+    staged("fitting paths", 0, 6)
+    staged("fitting paths", 1, 6)
+    staged("learning curves", 1, 40)
+    assert loaded.wait(10)
+    assert started == [1]
+    assert [stage for stage, _, _ in seen] == ["reading", "reading rows",
+                                                "reading rows again (column types settled)",
+                                                "fitting paths", "fitting paths",
+                                                "learning curves"]
+    loaded.clear()
+    batch._preloading(None)("fitting paths", 0, 6)  # no progress bar: still starts the import
+    assert loaded.wait(10)
+    assert started == [1, 1]
