@@ -32,6 +32,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from scipy.linalg import LinAlgError, cho_factor, cho_solve
 from scipy.special import expit
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import enet_path
@@ -325,7 +326,7 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
         else:
             if penalty == "l2":
                 H[:-1, :-1] += alpha * np.eye(beta.size)
-            step = _solve(H, grad)
+            step = _solve(H, grad, definite=penalty == "l2" and alpha > 0)
             new_beta, new_b0 = beta - step[:-1], b0 - step[-1]
         # Shorten a step that does not lower the exact objective (the Hessian is a model).
         # Along the step eta moves by d: one pass over the rows serves every trial size.
@@ -430,11 +431,22 @@ def _weighted_gram(Xh: np.ndarray, w: np.ndarray) -> np.ndarray:
     return H / m
 
 
-def _solve(H: np.ndarray, g: np.ndarray) -> np.ndarray:
+def _solve(H: np.ndarray, g: np.ndarray, definite: bool = False) -> np.ndarray:
     """The Newton step H^-1 g, least-norm where H is singular: exactly collinear columns (both
     levels of a yes/no column beside the intercept) leave the loss flat along a direction, and
     a plain solve would step far along it on rounding noise. (A sampled or float32 Hessian is
-    not exactly singular there: see the module's note on collinear columns.)"""
+    not exactly singular there: see the module's note on collinear columns.)
+
+    definite: H is positive definite (L2's alpha I added to a positive semi-definite loss
+    Hessian whose intercept curvature is positive), so no direction is flat and a Cholesky
+    solve gives the same step as the eigenvalues, about 15 times faster (133 x 133: 0.14
+    against 1.9 ms; a fifth of a second per 30-alpha L2 path on 160,000 x 132). Should rounding
+    leave it not quite definite, the eigenvalues decide."""
+    if definite:
+        try:
+            return cho_solve(cho_factor(H, check_finite=False), g, check_finite=False)
+        except LinAlgError:
+            pass
     lam, V = np.linalg.eigh((H + H.T) / 2)
     keep = lam > SINGULAR * lam[-1]
     return V[:, keep] @ ((V[:, keep].T @ g) / lam[keep])
