@@ -55,18 +55,23 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
         helper = None
         lasso_process.discard()
     try:
-        return _diagnose(source, config, report, progress, streamable, helper)
-    finally:
-        if helper is not None:
+        result = _diagnose(source, config, report, progress, streamable, helper)
+    except BaseException:
+        if helper is not None:  # a request may be cut off mid-answer: never reused
             helper.close()
+        raise
+    if helper is not None:
+        lasso_process.give_back(helper)  # for the next diagnosis in this process
+    return result
 
 
 def _helper_helps(config: Config) -> bool:
     """Should a streamed regression's lasso run in a helper process (lasso_process.py)? Only
-    where a second core is free for its import and scikit-learn is not imported here already
-    (a notebook that used it). A class target leaves it unused: the probe says so early."""
+    where it can run (lasso_process.usable: a second core for its import), with more than one
+    job allowed, and scikit-learn not imported here already (a notebook that used it). A class
+    target leaves it unused: the probe says so early."""
     return config.task in (None, "regression") and config.jobs != 1 \
-        and (os.cpu_count() or 1) > 1 and "sklearn.linear_model" not in sys.modules
+        and lasso_process.usable() and "sklearn.linear_model" not in sys.modules
 
 
 def _diagnose(source, config: Config, report: Progress, progress: Progress | None,

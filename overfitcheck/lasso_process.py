@@ -36,9 +36,28 @@ import threading
 _ONE_THREAD = {name: "1" for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS",
                                       "MKL_NUM_THREADS", "BLIS_NUM_THREADS")}
 
-
-# A helper started before it was known to be needed (start_early), for the next take().
+# A helper no diagnosis is using: started early (start_early) or kept after one (give_back),
+# for the next take(); stopped at exit.
 _spare: LassoProcess | None = None
+_stop_at_exit = threading.Lock()  # held once the atexit stop is registered
+
+
+def _forget() -> None:
+    """In a forked copy of this process: the spare's pipes are its parent's; never use them
+    (two processes on one pipe would mix their requests), and never stop the parent's helper."""
+    global _spare
+    _spare = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget)
+
+
+def usable() -> bool:
+    """Can a helper run here? A POSIX system with a second core, and a Python interpreter to
+    start (not an embedded or frozen program)."""
+    return os.name == "posix" and (os.cpu_count() or 1) > 1 and bool(sys.executable) \
+        and not getattr(sys, "frozen", False)
 
 
 def start_early() -> None:
@@ -46,22 +65,37 @@ def start_early() -> None:
     the heavy modules import, when the command line names one CSV file): its import then
     overlaps the rest of the start-up as well as the read."""
     global _spare
-    if _spare is None:
-        _spare = LassoProcess.start()
-        # A command that ends before its diagnosis takes the helper (a usage error, a bad
-        # file) stops it on the way out, rather than leaving it to finish its import.
-        atexit.register(discard)
+    if _spare is None and usable():
+        _keep(LassoProcess.start())
 
 
 def take() -> LassoProcess | None:
-    """The helper start_early started, else a new one."""
+    """The spare helper, else a new one (None if none can start)."""
     global _spare
     helper, _spare = _spare, None
-    return helper if helper is not None else LassoProcess.start()
+    return helper if helper is not None else LassoProcess.start() if usable() else None
+
+
+def give_back(helper: LassoProcess) -> None:
+    """A diagnosis is done with `helper`: kept for the next one (a batch of files diagnosed one
+    after another, or a loop calling diagnose(), imports scikit-learn once), else stopped."""
+    if _spare is None and helper.alive:
+        _keep(helper)
+    else:
+        helper.close()
+
+
+def _keep(helper: LassoProcess | None) -> None:
+    global _spare
+    _spare = helper
+    if helper is not None and _stop_at_exit.acquire(blocking=False):
+        # A command that ends without using it (a usage error, a class target, a bad file)
+        # stops it on the way out, rather than leaving it to finish its import.
+        atexit.register(discard)
 
 
 def discard() -> None:
-    """Stop a helper that start_early started and no diagnosis took."""
+    """Stop the spare helper, if any."""
     global _spare
     helper, _spare = _spare, None
     if helper is not None:
@@ -69,25 +103,52 @@ def discard() -> None:
 
 
 class HelperGone(Exception):
-    """The helper process could not start, or stopped answering."""
+    """The helper process could not start, stopped answering, or was stopped."""
 
 
 class LassoProcess:
-    """A running helper: `path(...)` is scikit-learn's enet_path on a Gram, run there."""
+    """A running helper: called with enet_path's keyword arguments, it is a paths_gram.Lasso."""
 
     def __init__(self, process: subprocess.Popen):
         self._process = process
         self._lock = threading.Lock()  # one request at a time on the pipe
-        self._gone = False
-        self._here = threading.Lock()  # fits here after the helper is gone, one at a time
+        self._died = False  # it stopped answering: fit here from now on
+        self._closed = False  # close() stopped it: the diagnosis is over
+        self._here = threading.Lock()  # fits here after the helper died, one at a time
+
+    @property
+    def alive(self) -> bool:
+        return not (self._died or self._closed) and self._process.poll() is None
+
+    @classmethod
+    def start(cls) -> LassoProcess | None:
+        """Start the helper (it begins importing scikit-learn at once); None if it cannot. It
+        imports overfitcheck from where this process did, never from the current folder
+        (`python -c` would put that first on its path)."""
+        package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        code = (f"import sys; sys.path[0] = {package!r}; "
+                "from overfitcheck.lasso_process import serve; serve()")
+        try:
+            process = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, env={**os.environ, **_ONE_THREAD},
+                start_new_session=True)
+        except Exception:  # noqa: BLE001 - no helper: the caller fits here
+            return None
+        return cls(process)
 
     def __call__(self, **request) -> tuple:
-        """A paths_gram.Lasso: the fit in the helper, or here if the helper is gone."""
-        if not self._gone:
+        """enet_path(np.zeros((1, p)), **request, return_n_iter=True): (alphas, coefs, gaps,
+        n_iter), in the helper, or here if the helper died. HelperGone once close() stopped it
+        (the diagnosis failed or was interrupted: no fit is wanted any more)."""
+        if self._closed:
+            raise HelperGone("stopped")
+        if not self._died:
             try:
                 return self.path(**request)
             except HelperGone:
-                self._gone = True
+                if self._closed:
+                    raise
         import warnings
 
         import numpy as np
@@ -103,43 +164,39 @@ class LassoProcess:
             warnings.simplefilter("ignore", ConvergenceWarning)
             return enet_path(np.zeros((1, request["Xy"].size)), **request, return_n_iter=True)
 
-    @classmethod
-    def start(cls) -> LassoProcess | None:
-        """Start the helper (it begins importing scikit-learn at once); None if it cannot."""
-        code = "from overfitcheck.lasso_process import serve; serve()"
-        try:
-            process = subprocess.Popen(
-                [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.DEVNULL, env={**os.environ, **_ONE_THREAD},
-                start_new_session=True)
-        except OSError:
-            return None
-        return cls(process)
-
     def path(self, **request) -> tuple:
         """enet_path(np.zeros((1, p)), **request, return_n_iter=True) in the helper: its
-        (alphas, coefs, gaps, n_iter). Raises HelperGone if the helper is not there."""
+        (alphas, coefs, gaps, n_iter). Raises HelperGone if the helper is not there, and what
+        enet_path raised there."""
         with self._lock:
+            if self._closed or self._died:
+                raise HelperGone("stopped" if self._closed else "died")
             try:
                 pickle.dump(request, self._process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
                 self._process.stdin.flush()
                 answer = pickle.load(self._process.stdout)
-            except (OSError, EOFError, pickle.UnpicklingError, ValueError) as err:
+            except Exception as err:  # noqa: BLE001 - any broken exchange ends the helper
+                self._died = True
+                self._kill()
                 raise HelperGone(str(err)) from err
         if isinstance(answer, BaseException):
             raise answer
         return answer
 
     def close(self) -> None:
-        """Stop the helper (idempotent)."""
+        """Stop the helper (idempotent); calls still waiting then raise HelperGone."""
+        self._closed = True
         try:
             self._process.stdin.close()
         except OSError:
             pass
+        self._kill()
+        self._process.stdout.close()
+
+    def _kill(self) -> None:
         if self._process.poll() is None:
             self._process.kill()
         self._process.wait()
-        self._process.stdout.close()
 
 
 def serve() -> None:
@@ -148,6 +205,11 @@ def serve() -> None:
     import warnings
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # its parent decides when it stops
+    # The protocol keeps file descriptor 1 to itself: anything printed from now on (a
+    # library's notice while it imports) goes where stderr goes, nowhere. (Something printed
+    # at start-up, by a sitecustomize, breaks the first answer: the caller then fits itself.)
+    sink = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
     # The import runs beside the parent's start-up and read: it takes the CPU they leave,
     # and should the parent not need it after all (a class target), it cost little.
     os.nice(10)
@@ -156,7 +218,7 @@ def serve() -> None:
     from sklearn.linear_model import enet_path
 
     warnings.simplefilter("ignore", ConvergenceWarning)  # the caller counts caps from n_iter
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    source = sys.stdin.buffer
     while True:
         try:
             request = pickle.load(source)

@@ -236,7 +236,8 @@ def fit_regression_paths_deferred(
     previous one's model (a cold lasso at a small alpha costs coordinate descent ten times the
     warm one). Runs (or single folds) and the all-rows fit go to two threads: the work is in
     BLAS, LAPACK and scikit-learn's coordinate descent, which all release the GIL.
-    lasso: where the lasso's coordinate descent runs (lasso_process.LassoProcess); None: here.
+    lasso: where the lasso's coordinate descent runs (lasso_process.LassoProcess, which takes
+    one request at a time: the two threads' lassos then take turns); None: here.
     """
     train = data.train if train is None else train
     validation = data.validation if validation is None else validation

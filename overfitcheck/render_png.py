@@ -185,8 +185,8 @@ def summary_figure(report: Report) -> Figure:
 
 
 def load_matplotlib() -> None:
-    """Import what drawing needs now (about half a second; on a thread while a diagnosis
-    reads its file, see batch.run_one). Best effort, as paths.load_solvers."""
+    """Import what drawing needs now (about half a second; on a thread once a diagnosis has
+    read its file, see batch._preloading). Best effort, as paths.load_solvers."""
     try:
         _import_drawing()
     except BaseException:  # noqa: BLE001, S110 - never a traceback from a preload
