@@ -153,9 +153,8 @@ class LassoProcess:
                     raise
         import warnings
 
-        import numpy as np
-
-        from .paths import enet_path, load_solvers
+        from .paths import load_solvers
+        from .paths_gram import lasso_here
 
         load_solvers()
         from sklearn.exceptions import ConvergenceWarning
@@ -164,7 +163,7 @@ class LassoProcess:
         # from n_iter (as the helper ignores its warnings).
         with self._here, warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
-            return enet_path(np.zeros((1, request["Xy"].size)), **request, return_n_iter=True)
+            return lasso_here(**request)
 
     def path(self, **request) -> tuple:
         """enet_path(np.zeros((1, p)), **request, return_n_iter=True) in the helper: its

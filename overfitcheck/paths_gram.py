@@ -159,7 +159,7 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     y = np.array([np.sqrt(d.yyc / d.n)])
     # Non-convergence is counted from n_iter; the ConvergenceWarning is ignored by the caller,
     # around its threads (see fit_regression_paths_deferred), or by the helper process.
-    _, coefs, _, n_iter = (lasso or _lasso_here)(
+    _, coefs, _, n_iter = (lasso or lasso_here)(
         y=y, l1_ratio=1.0, alphas=alphas[order], precompute=d.S / d.n, Xy=d.c / d.n,
         coef_init=coef_init, tol=precision.cd_tol, max_iter=precision.cd_max_iter,
         check_input=False)
@@ -170,8 +170,8 @@ def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
     return out, capped
 
 
-def _lasso_here(**request) -> tuple:
-    """A Lasso in this process."""
+def lasso_here(**request) -> tuple:
+    """A Lasso in this process (the helper process runs the same call)."""
     return enet_path(np.zeros((1, request["Xy"].size)), **request, return_n_iter=True)
 
 
