@@ -8,7 +8,8 @@ too (200,000 x 100 CSV: 2.4 s to read without the import, 3.9 s with it on a thr
 second interpreter imports it on the other core, while this one reads the file, and then runs
 scikit-learn's own `enet_path` on the Grams it is sent: the same function on the same inputs,
 so the same coefficients to the bit. End to end on that file, 3 runs each in alternation:
-6.5-7.2 s against 7.0-7.8 s with the thread (the machine slow that hour).
+6.5-7.2 s against 7.0-7.8 s with the thread (the machine slow that hour; the runs against
+also lacked f9f2c6e's two fewer passes over each chunk, whose own effect was within noise).
 
 The console script starts the helper while its own modules import (start_early), as soon as
 the command line names one CSV file; diagnose() takes it (take) or stops it (discard) once it
