@@ -328,21 +328,58 @@ def test_binary_paths_from_a_hessian_sample_equal_exact_newton(monkeypatch, pena
     np.testing.assert_allclose(eta, eta_exact, rtol=0, atol=1e-4)
 
 
+@pytest.mark.parametrize("fast", [False, True])
+def test_a_step_reads_the_rows_once_for_the_two_passes(monkeypatch, fast):
+    """Design.step gives X d + d_b0 and the gradient at its end, and Design.exact eta and the
+    gradient at a point, as the separate passes do (telco_churn's first fold; float32 passes
+    above HESSIAN_ROWS rows, so it is lowered for them)."""
+    import overfitcheck.paths_newton as newton
+
+    Xt, yt, _ = _telco_first_fold()
+    if fast:
+        monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    design = newton.Design(Xt)
+    assert (design.X32 is not None) == fast
+    rng = np.random.default_rng(0)
+    y = (yt == 1).astype(float)
+    eta = rng.normal(size=y.size)
+    d_beta = rng.normal(scale=0.1, size=Xt.shape[1])
+    d, gradient = design.step(d_beta, 0.25, eta, y, fast)
+    expected_d = design.times(d_beta, fast) + 0.25
+    np.testing.assert_allclose(d, expected_d, rtol=0, atol=1e-5 if fast else 1e-12)
+    residual = 1 / (1 + np.exp(-(eta + d))) - y
+    np.testing.assert_allclose(gradient, design.gradient(residual, fast), rtol=0,
+                               atol=1e-7 if fast else 1e-15)
+    np.testing.assert_allclose(gradient, Xt.T @ residual / y.size, rtol=0,
+                               atol=1e-7 if fast else 1e-15)
+    beta = rng.normal(scale=0.1, size=Xt.shape[1])
+    at, exact_gradient = design.exact(beta, -0.5, y)
+    np.testing.assert_allclose(at, Xt @ beta - 0.5, rtol=0, atol=1e-12)
+    residual = 1 / (1 + np.exp(-at)) - y
+    np.testing.assert_allclose(exact_gradient, Xt.T @ residual / y.size, rtol=0, atol=1e-15)
+
+
 @pytest.mark.parametrize("penalty", ["l1", "l2"])
 def test_float32_steps_end_at_the_float64_optimum(monkeypatch, penalty):
     """Fast steps' gradients are float32 sums; the float64 certificate decides convergence.
-    Here every fast gradient is made 1e-5 wrong (a thousand times the tolerance): steps that
-    trusted it would stop at another model, but the paths still end where float64 Newton does,
-    with an exact gradient at the tolerance."""
+    Here every fast gradient (Design.gradient's, and Design.step's at the end of a step) is
+    made 1e-5 wrong (a thousand times the tolerance): steps that trusted it would stop at
+    another model, but the paths still end where float64 Newton does, with an exact gradient
+    at the tolerance."""
     import overfitcheck.paths_newton as newton
 
     Xt, yt, grids = _telco_first_fold()
     alphas = grids[penalty][:10]
     exact = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
     monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
-    fast_gradient = newton.Design.gradient
+    fast_gradient, fast_step = newton.Design.gradient, newton.Design.step
     monkeypatch.setattr(newton.Design, "gradient", lambda self, r, fast: (
         fast_gradient(self, r, fast) + (1e-5 if fast else 0.0)))
+
+    def step(self, d_beta, d_b0, eta, y, fast):  # the gradient a step's pass computes
+        d, gradient = fast_step(self, d_beta, d_b0, eta, y, fast)
+        return d, gradient + (1e-5 if fast else 0.0)
+    monkeypatch.setattr(newton.Design, "step", step)
     certified = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
     assert not certified.not_converged.any()
     eta = np.einsum("np,ap->an", Xt, certified.coef[:, 0]) + certified.intercept
