@@ -24,6 +24,7 @@ import numpy as np
 from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
+from .memory import keep_freed_heap
 from .metrics import binary_errors, classification_errors, metric_names, regression_errors
 from .splits import Fold
 
@@ -343,6 +344,8 @@ def _fit_run(X, y, trains, validation, task, n_classes, grids, precision, satura
              metrics):
     """_fit_fold for each of nested training sets sharing `validation` (fit_paths' runs), with
     the rows taken out of X once: ordered so that each set is a prefix of the largest."""
+    if task != "regression":
+        keep_freed_heap()  # a Newton step's temporaries would be fresh pages every time
     if len(trains) == 1:
         return [_fit_fold(X, y, trains[0], validation, task, n_classes, grids, precision,
                           saturate, start, metrics)]
