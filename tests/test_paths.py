@@ -330,9 +330,9 @@ def test_binary_paths_from_a_hessian_sample_equal_exact_newton(monkeypatch, pena
 
 @pytest.mark.parametrize("fast", [False, True])
 def test_a_step_reads_the_rows_once_for_the_two_passes(monkeypatch, fast):
-    """Design.step gives X d + d_b0 and the gradient at its end, and Design.exact eta and the
-    gradient at a point, as the separate passes do (telco_churn's first fold; float32 passes
-    above HESSIAN_ROWS rows, so it is lowered for them)."""
+    """Design.step gives X d + d_b0 and the eta, probabilities and gradient at its end, and
+    Design.exact those at a point, as the separate passes do (telco_churn's first fold;
+    float32 passes above HESSIAN_ROWS rows, so it is lowered for them)."""
     import overfitcheck.paths_newton as newton
 
     Xt, yt, _ = _telco_first_fold()
@@ -344,19 +344,22 @@ def test_a_step_reads_the_rows_once_for_the_two_passes(monkeypatch, fast):
     y = (yt == 1).astype(float)
     eta = rng.normal(size=y.size)
     d_beta = rng.normal(scale=0.1, size=Xt.shape[1])
-    d, gradient = design.step(d_beta, 0.25, eta, y, fast)
+    d, ahead = design.step(d_beta, 0.25, eta, y, fast)
     expected_d = design.times(d_beta, fast) + 0.25
     np.testing.assert_allclose(d, expected_d, rtol=0, atol=1e-5 if fast else 1e-12)
+    np.testing.assert_array_equal(ahead.eta, eta + d)  # the point a full step reaches
+    np.testing.assert_array_equal(ahead.prob, newton._expit(eta + d))
     residual = 1 / (1 + np.exp(-(eta + d))) - y
-    np.testing.assert_allclose(gradient, design.gradient(residual, fast), rtol=0,
+    np.testing.assert_allclose(ahead.gradient, design.gradient(residual, fast), rtol=0,
                                atol=1e-7 if fast else 1e-15)
-    np.testing.assert_allclose(gradient, Xt.T @ residual / y.size, rtol=0,
+    np.testing.assert_allclose(ahead.gradient, Xt.T @ residual / y.size, rtol=0,
                                atol=1e-7 if fast else 1e-15)
     beta = rng.normal(scale=0.1, size=Xt.shape[1])
-    at, exact_gradient = design.exact(beta, -0.5, y)
-    np.testing.assert_allclose(at, Xt @ beta - 0.5, rtol=0, atol=1e-12)
-    residual = 1 / (1 + np.exp(-at)) - y
-    np.testing.assert_allclose(exact_gradient, Xt.T @ residual / y.size, rtol=0, atol=1e-15)
+    exact = design.exact(beta, -0.5, y)
+    np.testing.assert_allclose(exact.eta, Xt @ beta - 0.5, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(exact.prob, newton._expit(exact.eta))
+    residual = 1 / (1 + np.exp(-exact.eta)) - y
+    np.testing.assert_allclose(exact.gradient, Xt.T @ residual / y.size, rtol=0, atol=1e-15)
 
 
 @pytest.mark.parametrize("penalty", ["l1", "l2"])
@@ -377,8 +380,9 @@ def test_float32_steps_end_at_the_float64_optimum(monkeypatch, penalty):
         fast_gradient(self, r, fast) + (1e-5 if fast else 0.0)))
 
     def step(self, d_beta, d_b0, eta, y, fast):  # the gradient a step's pass computes
-        d, gradient = fast_step(self, d_beta, d_b0, eta, y, fast)
-        return d, gradient + (1e-5 if fast else 0.0)
+        d, ahead = fast_step(self, d_beta, d_b0, eta, y, fast)
+        return d, newton.Ahead(ahead.eta, ahead.prob,
+                               ahead.gradient + (1e-5 if fast else 0.0))
     monkeypatch.setattr(newton.Design, "step", step)
     certified = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
     assert not certified.not_converged.any()
