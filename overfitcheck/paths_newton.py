@@ -141,20 +141,9 @@ class Design:
 
     def exact(self, beta: np.ndarray, b0: float, y: np.ndarray) -> Ahead:
         """eta = X beta + b0, the probabilities and the gradient X'r / n there, from the
-        float64 rows, each block read once for all of it (a fast fit's certificate)."""
-        X, rows = self._blocks(False)
-        n = X.shape[0]
-        eta, prob = np.empty(n), np.empty(n)
-        total = np.zeros(X.shape[1])
-        with np.errstate(over="ignore"):
-            for i in range(0, n, rows):
-                block = X[i:i + rows]
-                part = eta[i:i + rows]
-                part[:] = block @ beta
-                part += b0
-                _expit_into(part, prob[i:i + rows])
-                total += block.T @ (prob[i:i + rows] - y[i:i + rows])
-        return Ahead(eta, prob, total / n)
+        float64 rows, each block read once for all of it (a fast fit's certificate): a float64
+        step from eta = 0 to the point."""
+        return self.step(beta, b0, np.zeros(y.size), y, fast=False)[1]
 
 
 @dataclass
