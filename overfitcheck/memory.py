@@ -31,7 +31,8 @@ HEADROOM = 0.8
 # Newton step, vectors of n rows and, per fold, copies of its rows. With these thresholds the
 # freed memory is kept for the next block: on the 200,000 x 132 binary benchmark file, 3 runs
 # each in alternation, 3.3-3.7 s of kernel time against 6.5-8.2 s, the same peak RSS (1.07 GB
-# in the largest process); the wall times (38-42 s against 39-44 s) were within the noise.
+# in the largest process); the wall times (38.4-41.7 s against 38.6-44.0 s) were within the
+# noise.
 HEAP_MMAP_THRESHOLD = 256 << 20
 HEAP_TRIM_THRESHOLD = 1 << 30
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (malloc.h)

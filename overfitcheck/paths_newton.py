@@ -16,9 +16,9 @@ sample misjudges some direction's curvature, and the steps creep along it) renew
 every row from then on.
 
 Above HESSIAN_ROWS rows the steps' two passes read a float32 copy of the rows (2.5 times
-faster here: a pass is bound by memory traffic), and a fit is only called converged after one
-float64 pass recomputes its linear predictor and another its exact gradient: the float64
-certificate is the same test as below HESSIAN_ROWS, so the tolerance means what it says. A
+faster here: a pass is bound by memory traffic), and a fit is only called converged after a
+float64 pass recomputes its linear predictor and exact gradient: the float64 certificate is
+the same test as below HESSIAN_ROWS, so the tolerance means what it says. A
 tolerance of FLOAT32_TOL or looser (the learning curves') is met by the float32 gradient alone.
 
 Exactly collinear columns (one-hot levels beside the intercept) leave the loss flat along a
@@ -99,12 +99,6 @@ class Design:
         BLOCK_BYTES, at most BLOCK_ROWS."""
         X = self.X32 if fast else self.X
         return X, max(64, min(BLOCK_ROWS, BLOCK_BYTES // (X.itemsize * max(self.X.shape[1], 1))))
-
-    def times(self, d_beta: np.ndarray, fast: bool) -> np.ndarray:
-        """X d_beta, in float32 for a fast step."""
-        if fast:
-            return (self.X32 @ d_beta.astype(np.float32)).astype(float)
-        return self.X @ d_beta
 
     def gradient(self, residual: np.ndarray, fast: bool) -> np.ndarray:
         """X'r / n, in blocks (float32 ones for a fast step) summed in float64."""
@@ -434,9 +428,9 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
 
 
 def _certify(design: Design, y, point: _Point, penalty, alpha) -> tuple[_Point, float]:
-    """The point recomputed by float64 passes (eta, then on demand the gradient) and its
-    objective. A fit whose float32 steps looked converged but whose exact gradient says
-    otherwise goes on with float64 steps, which settle on the exact optimum."""
+    """The point recomputed by a float64 pass (eta and the gradient) and its objective. A fit
+    whose float32 steps looked converged but whose exact gradient says otherwise goes on with
+    float64 steps, which settle on the exact optimum."""
     ahead = design.exact(point.beta, point.b0, y)
     exact = _Point(point.beta, point.b0, ahead.eta, y, ahead=ahead)
     return exact, exact.loss + _penalty(exact.beta, penalty, alpha)
