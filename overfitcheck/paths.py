@@ -126,9 +126,9 @@ def load_solvers() -> None:
     """Import scikit-learn's linear models and scipy's special functions now; a caller while
     another thread imports them waits until it is done.
 
-    diagnose() runs this on a thread while it reads, unless a helper process imports them
-    (lasso_process.py; the import holds the GIL only between its file reads and C
-    initializers), and again before anything else imports scikit-learn: two
+    diagnose() runs this on a thread while it reads (the import holds the GIL only between its
+    file reads and C initializers), unless a helper process imports them (lasso_process.py),
+    and again before anything else imports scikit-learn: two
     threads importing it at once can meet a module half initialized (sklearn.base's circular
     imports), an ImportError that CI met when a small file was read before the thread's import
     had finished. Best effort: the process may be ending (Ctrl-C, a bad file) while this runs,
