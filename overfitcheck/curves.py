@@ -217,13 +217,12 @@ def _balanced_runs(indices: list[int], sizes: list[int], n_runs: int = RUNS_PER_
     return [run for run in runs if run]
 
 
-def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None,
-                         lasso=None) -> dict[str, LearningCurve]:
+def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_done=None
+                         ) -> dict[str, LearningCurve]:
     """learning_curves for a regression design held as cell statistics (paths_gram.py).
 
     Learning subset i of a fold is its training rows of learning level <= i (splits.
     level_of_rows): whole cells, so every size is fitted exactly from the same statistics.
-    lasso: where the lasso runs (paths_gram.fit_regression_paths_deferred).
     """
     from .paths_gram import fit_regression_paths
 
@@ -233,14 +232,14 @@ def learning_curves_gram(data, curves: dict[str, Curve], metric: str, on_fit_don
                       for i in range(levels)])
     validation = np.repeat(data.validation, levels, axis=0)
     sizes = (train @ data.stats.count).reshape(n_folds, levels).T
-    # Each lasso starts from the previous subset's model (chain): nested subsets have nearly
-    # the same solution, and a cold start at a small alpha costs coordinate descent ten times
-    # more (measured: 0.34 s against 0.03 s for a warm 30-alpha path on 200,000 x 110).
+    # A lasso the homotopy cannot certify falls back to coordinate descent, which starts from
+    # the previous subset's model (chain): nested subsets have nearly the same solution, and a
+    # cold start at a small alpha costs it ten times more (measured: 0.34 s against 0.03 s for
+    # a warm 30-alpha path on 200,000 x 110).
     grids = {penalty: np.array([curve.alpha_min]) for penalty, curve in curves.items()}
     paths = fit_regression_paths(data, grids, train=train, validation=validation,
                                  coef_on_all_rows=False, absolute=metric == "mae",
-                                 precision=PLOT, chain=levels, on_fit_done=on_fit_done,
-                                 lasso=lasso)
+                                 precision=PLOT, chain=levels, on_fit_done=on_fit_done)
     shape = (n_folds, levels)
     out = {}
     for penalty, path in paths.items():

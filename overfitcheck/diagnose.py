@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -14,13 +13,11 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from . import lasso_process
 from .config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Config
 from .curves import learning_curves, learning_curves_gram, summarize
 from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
-from .lasso_process import LassoProcess
 from .metrics import LABELS
 from .paths import fit_paths, gram_suits, load_solvers
 from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
@@ -48,39 +45,17 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     elif target is not None or options:
         config = replace(config, **({"target": target} if target else {}), **options)
     report = progress or (lambda stage, done, total: None)
-    streamable = _streamable(source, config)
-    if streamable and _helper_helps(config):
-        helper = lasso_process.take()
-    else:
-        helper = None
-        lasso_process.discard()
-    try:
-        result = _diagnose(source, config, report, progress, streamable, helper)
-    except BaseException:
-        if helper is not None:  # a request may be cut off mid-answer: never reused
-            helper.close()
-        raise
-    if helper is not None:
-        lasso_process.give_back(helper)  # for the next diagnosis in this process
-    return result
-
-
-def _helper_helps(config: Config) -> bool:
-    """Should a streamed regression's lasso run in a helper process (lasso_process.py)? Only
-    where it can run (lasso_process.usable: a second core for its import), with more than one
-    job allowed, and scikit-learn not imported here already (a notebook that used it). A class
-    target leaves it unused: the probe says so early."""
-    return config.task in (None, "regression") and config.jobs != 1 \
-        and lasso_process.usable() and "sklearn.linear_model" not in sys.modules
+    return _diagnose(source, config, report, progress, _streamable(source, config))
 
 
 def _diagnose(source, config: Config, report: Progress, progress: Progress | None,
-              streamable: bool, helper: LassoProcess | None) -> Report:
+              streamable: bool) -> Report:
     # The solvers take about a second to import: on a thread, while the file is read (the
-    # parser releases the GIL), unless a streamed regression's helper process imports them.
-    # The first fit waits for the import if it is not done.
+    # parser releases the GIL), unless the file streams as a regression, whose fits need
+    # them only where the lasso's homotopy falls back (paths_gram._lasso_gram). The first fit
+    # waits for the import if it is not done.
     preload = threading.Thread(target=load_solvers, name="load solvers", daemon=True)
-    if helper is None:
+    if not streamable:
         preload.start()
     report("reading", 0, 1)
     dataset: Dataset | StreamedDataset | None = None
@@ -88,12 +63,9 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
         with threadpool_limits(1):  # see paths._fit_fold: one BLAS thread is many times faster
             dataset = stream_regression(source, config, progress)
     if dataset is None:
-        if helper is not None:  # not streamed after all: the import is needed here
-            helper.close()
-            helper = None
+        if streamable:  # not streamed after all: the import is needed here
             preload.start()
         dataset = load_dataset(source, config)
-    if helper is None:
         load_solvers()  # the thread's import done (or done here) before the fits import more
     metric = _metric(config.metric, dataset.task)
     total = config.cv + 1
@@ -128,7 +100,7 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
             grids = alpha_grids_gram(data, config)
             all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
             paths, absolute_errors = fit_regression_paths_deferred(
-                data, all_grids, on_fit_done=tick("fitting paths", total), lasso=helper)
+                data, all_grids, on_fit_done=tick("fitting paths", total))
             # The MAE pass (over the rows) runs beside the learning curves (from the sums),
             # unless the MAE is the metric that chooses their alphas, or one core is all this
             # diagnosis may use (--jobs 1, as batch workers running datasets in parallel).
@@ -143,8 +115,7 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
                               if p != "baseline"}
                     done[0] = 0
                     learning = learning_curves_gram(
-                        data, curves, metric, on_fit_done=tick("learning curves", learning_total),
-                        lasso=helper)
+                        data, curves, metric, on_fit_done=tick("learning curves", learning_total))
                     if mae is not None:
                         mae.result()
                 except BaseException:

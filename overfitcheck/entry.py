@@ -100,20 +100,9 @@ def _hash_early(argv: list[str]) -> None:
         return
     named = [arg for arg in argv[2:] if arg.lower().endswith(_INPUT_SUFFIXES)]
     if len(named) == 1:
-        from . import digest, lasso_process
+        from . import digest
 
         digest.start(named[0])
-        # A regression file's lasso runs in a helper process, which starts importing
-        # scikit-learn now (lasso_process.py); diagnose stops it if the file is not one. Not
-        # with --jobs 1: one core is all the user gives this run.
-        if not _one_job(argv):
-            lasso_process.start_early()
-
-
-def _one_job(argv: list[str]) -> bool:
-    """Does the command line say --jobs 1?"""
-    return "--jobs=1" in argv or any(a == "--jobs" and b.strip() == "1"
-                                     for a, b in zip(argv, argv[1:], strict=False))
 
 
 def _stop_workers() -> None:

@@ -91,8 +91,9 @@ GRAM_MAX_BYTES = 1 << 30
 
 
 # scikit-learn and scipy take about a second to import, more than reading a 200,000-row CSV:
-# they load on first use, and diagnose() starts loading them on a thread while it reads
-# (unless a streamed regression's helper process imports them instead: lasso_process.py).
+# they load on first use, and diagnose() starts loading them on a thread while it reads a file
+# that does not stream as a regression (a streamed one needs them only where its lasso's
+# homotopy falls back to coordinate descent, paths_gram._lasso_gram).
 def enet_path(*args, **kwargs):
     """sklearn.linear_model.enet_path, imported on first use."""
     from sklearn.linear_model import enet_path as path
@@ -127,8 +128,7 @@ def load_solvers() -> None:
     another thread imports them waits until it is done.
 
     diagnose() runs this on a thread while it reads (the import holds the GIL only between its
-    file reads and C initializers), unless a helper process imports them (lasso_process.py),
-    and again before anything else imports scikit-learn: two
+    file reads and C initializers), and again before anything else imports scikit-learn: two
     threads importing it at once can meet a module half initialized (sklearn.base's circular
     imports), an ImportError that CI met when a small file was read before the thread's import
     had finished. Best effort: the process may be ending (Ctrl-C, a bad file) while this runs,

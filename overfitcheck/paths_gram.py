@@ -5,7 +5,8 @@ A fold's training Gram is a sum of cell Grams. Its mean imputation and standardi
 algebraically from the sums (the training mean of each column's observed values fills its
 holes; centring and scaling are a congruence of the Gram), so the models equal the in-memory
 ones of paths.py: minimum-norm least squares with LinearRegression's cutoff and ridge for every
-alpha from one eigendecomposition, the lasso by scikit-learn's coordinate descent on the Gram.
+alpha from one eigendecomposition, the lasso by homotopy on the Gram (paths_homotopy.py), with
+scikit-learn's coordinate descent on the Gram where the homotopy cannot certify its answer.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 
 from .cells import CellStats, FeatureMap, Sums, design_map
-from .paths import EXACT, LSTSQ_COND, PenaltyPath, Precision, enet_path
+from .paths import EXACT, LSTSQ_COND, PenaltyPath, Precision, enet_path, load_solvers
+from .paths_homotopy import lasso_path_homotopy
 from .splits import Fold
 
 # Rows scored per block in the MAE pass: the block's residuals for every model (512 rows x ~300
@@ -40,10 +42,6 @@ STATS_BLOCK_ROWS = 65_536
 LEVELS_MAX = 64
 # A centred sum of squares below this many eps of the column's second moment is rounding dust.
 CONSTANT_DUST = 64 * np.finfo(float).eps
-
-# scikit-learn's enet_path on a Gram, given as keyword arguments (y, alphas, precompute, Xy,
-# coef_init, tol, max_iter, ...): (alphas, coefs, dual gaps, n_iter). None: in this process.
-Lasso = Callable[..., tuple]
 
 # A block of rows: (Z, shifted y, cell, which accumulated columns Z holds; None: all).
 Block = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]
@@ -87,6 +85,13 @@ class _Design:
     yyc: float  # centred y'y
     n: float
 
+    @cached_property
+    def eigen(self) -> tuple[np.ndarray, np.ndarray]:
+        """The eigendecomposition of S (eigenvalues clipped at 0), shared by least squares
+        and ridge."""
+        lam, V = np.linalg.eigh(self.S)
+        return np.maximum(lam, 0.0), V
+
 
 def standardized_design(sums: Sums, fmap: FeatureMap) -> _Design:
     """The fold's SimpleImputer(mean) + StandardScaler, fitted on its sums."""
@@ -125,18 +130,16 @@ def standardized_design(sums: Sums, fmap: FeatureMap) -> _Design:
 
 
 def fit_design(d: _Design, penalty: str, alphas: np.ndarray, precision: Precision = EXACT,
-               coef_init: np.ndarray | None = None, lasso: Lasso | None = None
-               ) -> tuple[np.ndarray, np.ndarray]:
+               coef_init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Standardized coefficients (A, p) along the grid, and which fits hit their iteration cap.
-    coef_init: a warm start for the lasso's first (largest) alpha; lasso: where it runs."""
+    coef_init: a warm start for the lasso's coordinate descent at its largest alpha."""
     A, p = alphas.size, d.c.size
     capped = np.zeros(A, dtype=int)
     if penalty == "baseline":
         return np.zeros((A, p)), capped
     if penalty == "l1":
-        return _lasso_gram(d, alphas, precision, coef_init, lasso)
-    lam, V = np.linalg.eigh(d.S)
-    lam = np.maximum(lam, 0.0)
+        return _lasso_gram(d, alphas, precision, coef_init)
+    lam, V = d.eigen
     cv = V.T @ d.c
     if penalty == "none":
         # LinearRegression's lstsq drops singular values below tol * the largest; the Gram's
@@ -149,30 +152,38 @@ def fit_design(d: _Design, penalty: str, alphas: np.ndarray, precision: Precisio
 
 
 def _lasso_gram(d: _Design, alphas: np.ndarray, precision: Precision,
-                coef_init: np.ndarray | None = None, lasso: Lasso | None = None
-                ) -> tuple[np.ndarray, np.ndarray]:
+                coef_init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The lasso along the grid: by homotopy (paths_homotopy.py), exact at every alpha and
+    certified by the duality gap coordinate descent stops on; by scikit-learn's coordinate
+    descent on the Gram where the homotopy cannot certify its answer. coef_init: a warm start
+    at the largest alpha (a similar problem's answer), for either."""
+    yy = d.yyc / d.n
+    coefs = lasso_path_homotopy(d.S / d.n, d.c / d.n, yy, alphas, precision.cd_tol, coef_init)
+    if coefs is not None:
+        return coefs, np.zeros(alphas.size, dtype=int)
+    return _lasso_descent(d, alphas, precision, coef_init)
+
+
+def _lasso_descent(d: _Design, alphas: np.ndarray, precision: Precision,
+                   coef_init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's coordinate descent on the Gram, fed as one pseudo-row: the objective
     (1/2n)(y'y - 2w'c + w'Sw) + alpha|w|_1 is enet_path's with Gram S/n, Xy c/n and a y of norm
     sqrt(y'y/n); its duality-gap tolerance scales with that norm exactly as on the rows."""
     p = d.c.size
     order = np.argsort(-alphas, kind="stable")
     y = np.array([np.sqrt(d.yyc / d.n)])
+    load_solvers()  # one thread imports scikit-learn, never two at once (paths.load_solvers)
     # Non-convergence is counted from n_iter; the ConvergenceWarning is ignored by the caller,
-    # around its threads (see fit_regression_paths_deferred), or by the helper process.
-    _, coefs, _, n_iter = (lasso or lasso_here)(
-        y=y, l1_ratio=1.0, alphas=alphas[order], precompute=d.S / d.n, Xy=d.c / d.n,
-        coef_init=coef_init, tol=precision.cd_tol, max_iter=precision.cd_max_iter,
-        check_input=False)
+    # around its threads (see fit_regression_paths_deferred).
+    _, coefs, _, n_iter = enet_path(
+        np.zeros((1, p)), y, l1_ratio=1.0, alphas=alphas[order], precompute=d.S / d.n,
+        Xy=d.c / d.n, coef_init=coef_init, tol=precision.cd_tol,
+        max_iter=precision.cd_max_iter, check_input=False, return_n_iter=True)
     out = np.empty((alphas.size, p))
     out[order] = coefs.T
     capped = np.empty(alphas.size, dtype=int)
     capped[order] = np.asarray(n_iter) >= precision.cd_max_iter
     return out, capped
-
-
-def lasso_here(**request) -> tuple:
-    """A Lasso in this process (the helper process runs the same call)."""
-    return enet_path(np.zeros((1, request["Xy"].size)), **request, return_n_iter=True)
 
 
 def _in_z(d: _Design, W: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -225,19 +236,17 @@ def fit_regression_paths_deferred(
         data: RegressionData, grids: Mapping[str, np.ndarray], *,
         train: np.ndarray | None = None, validation: np.ndarray | None = None,
         coef_on_all_rows: bool = True, precision: Precision = EXACT, chain: int = 0,
-        on_fit_done=None, lasso: Lasso | None = None
+        on_fit_done=None
 ) -> tuple[dict[str, PenaltyPath], Callable[..., None]]:
     """fit_regression_paths without the MAE pass: the paths, their MAE still NaN, and the pass
     that fills it in place (the rest of the diagnosis can run beside it; the pass takes an
     optional threading.Event that stops it, leaving the MAE NaN).
 
     A fold with fewer than two training rows (a learning subset of a tiny file) is left NaN.
-    chain: the folds come in runs of this many nested subsets, each lasso starting from the
-    previous one's model (a cold lasso at a small alpha costs coordinate descent ten times the
-    warm one). Runs (or single folds) and the all-rows fit go to two threads: the work is in
-    BLAS, LAPACK and scikit-learn's coordinate descent, which all release the GIL.
-    lasso: where the lasso's coordinate descent runs (lasso_process.LassoProcess, which takes
-    one request at a time: the two threads' lassos then take turns); None: here.
+    chain: the folds come in runs of this many nested subsets, each lasso that falls back to
+    coordinate descent starting from the previous one's model (a cold one at a small alpha
+    costs ten times the warm one). Runs (or single folds) and the all-rows fit go to two
+    threads: most of the work is in BLAS and LAPACK, which release the GIL.
     """
     train = data.train if train is None else train
     validation = data.validation if validation is None else validation
@@ -253,7 +262,7 @@ def fit_regression_paths_deferred(
             sums = data.stats.total(train[f])
             if sums.count < 2:
                 continue
-            fit = _fit_fold(sums, data.fmap, grids, precision, previous, lasso)
+            fit = _fit_fold(sums, data.fmap, grids, precision, previous)
             fits[f] = fit
             previous = fit if chain else None
             held = data.stats.total(validation[f])
@@ -271,20 +280,18 @@ def fit_regression_paths_deferred(
 
     def fit_all_rows() -> _FoldFit:
         fit = _fit_fold(data.stats.total(np.ones(train.shape[1], dtype=bool)), data.fmap,
-                        grids, precision, lasso=lasso)
+                        grids, precision)
         if on_fit_done is not None:
             on_fit_done()
         return fit
 
     with warnings.catch_warnings(), ThreadPoolExecutor(max_workers=MAE_THREADS) as pool:
-        if lasso is None:
-            # Warning filters are process-wide and catch_warnings is not thread-safe: ignore
-            # the solver's ConvergenceWarning here, around the threads (the caps are counted
-            # from n_iter). A helper process ignores its own, and this one need not import
-            # scikit-learn at all.
-            from sklearn.exceptions import ConvergenceWarning
-
-            warnings.simplefilter("ignore", ConvergenceWarning)
+        # Warning filters are process-wide and catch_warnings is not thread-safe: a lasso
+        # that falls back to coordinate descent has its ConvergenceWarning (a UserWarning)
+        # ignored here, around the threads (the caps are counted from n_iter), by the module
+        # that warns: naming the class would import scikit-learn, which most runs never need.
+        warnings.filterwarnings("ignore", category=UserWarning,
+                                module=r"sklearn\.linear_model\._coordinate_descent")
         futures = [pool.submit(run, range(start, min(start + step, n_folds)))
                    for start in range(0, n_folds, step)]
         full = pool.submit(fit_all_rows) if coef_on_all_rows else None
@@ -307,8 +314,8 @@ def fit_regression_paths_deferred(
     return paths, partial(_absolute_errors, data, fits, train, validation, errors)
 
 
-def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | None = None,
-              lasso: Lasso | None = None) -> _FoldFit:
+def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | None = None
+              ) -> _FoldFit:
     d = standardized_design(sums, fmap)
     coef, capped, intercept, U, a = {}, {}, {}, {}, {}
     for penalty, alphas in grids.items():
@@ -316,7 +323,7 @@ def _fit_fold(sums: Sums, fmap: FeatureMap, grids, precision, warm: _FoldFit | N
         if warm is not None and penalty == "l1":  # the same model on this fold's scale
             top = int(np.argmax(grids[penalty]))  # the lasso starts at the largest alpha
             init = warm.coef[penalty][top] / warm.scale * d.scale
-        coef[penalty], capped[penalty] = fit_design(d, penalty, alphas, precision, init, lasso)
+        coef[penalty], capped[penalty] = fit_design(d, penalty, alphas, precision, init)
         U[penalty], a[penalty] = _in_z(d, coef[penalty])
         intercept[penalty] = np.full(alphas.size, d.ybar + fmap.y_shift)
     return _FoldFit(coef, capped, intercept, U, a, d.scale)
