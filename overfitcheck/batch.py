@@ -31,7 +31,7 @@ from .project_config import (
     Resolved,
     resolve,
 )
-from .render_png import FILE_NAMES, load_matplotlib
+from .render_png import FILE_NAMES, DrawingProcess, load_matplotlib
 from .report import Report, load_report
 
 BATCH_SCHEMA_VERSION = 1
@@ -220,32 +220,46 @@ def run_batch(runs: Sequence[DatasetRun], *, workers: int = 1, fail_fast: bool =
     return _run_parallel(runs, workers, fail_fast, on_done)
 
 
-def _preloading(progress: Progress | None) -> Progress:
-    """`progress`, starting matplotlib's import on a thread (load_matplotlib) once the file is
-    read: about half a second of Python that holds the GIL, which beside the read stalls the
-    parsing threads; beside the fits it runs while they compute (BLAS, coordinate descent and
-    the MAE pass free the GIL; a class target's folds are in other processes)."""
-    started = threading.Lock()
+class _Preloading:
+    """A progress callback that, once the file is read (the first stage after reading: the
+    fits are about to start, and no thread is importing a module), gets the drawing ready
+    beside the fits: with two processes, a DrawingProcess (matplotlib imported in a forked
+    copy, which later draws the PNGs: neither the import nor the drawing then holds this
+    process's GIL); with one, matplotlib's import on a thread (about half a second of Python
+    that holds the GIL; beside the read it would stall the parsing threads)."""
 
-    def staged(stage: str, done: int, total: int) -> None:
-        if not stage.startswith("reading") and started.acquire(blocking=False):
-            threading.Thread(target=load_matplotlib, name="load matplotlib", daemon=True).start()
-        if progress is not None:
-            progress(stage, done, total)
-    return staged
+    def __init__(self, progress: Progress | None, processes: int) -> None:
+        self.progress, self.processes = progress, processes
+        self.drawing: DrawingProcess | None = None
+        self._started = threading.Lock()
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not stage.startswith("reading") and self._started.acquire(blocking=False):
+            if self.processes > 1:
+                self.drawing = DrawingProcess.start()
+            if self.drawing is None:
+                threading.Thread(target=load_matplotlib, name="load matplotlib",
+                                 daemon=True).start()
+        if self.progress is not None:
+            self.progress(stage, done, total)
+
+    def close(self) -> None:
+        if self.drawing is not None:
+            self.drawing.close()
 
 
 def run_one(run: DatasetRun, *, progress: Progress | None = None) -> Outcome:
     """Diagnose one dataset into its folder; a problem (or a bug: exit code 4) becomes the
     Outcome's error."""
+    # --jobs 1, or datasets in parallel: one process each; else the PNGs take two
+    processes = 1 if run.config.jobs == 1 or (os.cpu_count() or 1) < 2 else 2
+    preloading = _Preloading(progress, processes) if run.plots else None
     try:
         if run.problem is not None:
             raise InputNotFound(run.problem, "check the path or glob and the current folder")
-        report = diagnose(run.path, config=run.config,
-                          progress=_preloading(progress) if run.plots else progress)
-        # --jobs 1, or datasets in parallel: one process each; else the PNGs take two
-        processes = 1 if run.config.jobs == 1 or (os.cpu_count() or 1) < 2 else 2
-        written = write_outputs(report, run.output_dir, plots=run.plots, processes=processes)
+        report = diagnose(run.path, config=run.config, progress=preloading or progress)
+        written = write_outputs(report, run.output_dir, plots=run.plots, processes=processes,
+                                drawing=preloading and preloading.drawing)
     except Exception as error:
         _drop_stale(run)
         if isinstance(error, OverfitcheckError):
@@ -253,6 +267,9 @@ def run_one(run: DatasetRun, *, progress: Progress | None = None) -> Outcome:
         else:
             line, code = internal_error_line(error), ExitCode.INTERNAL
         return Outcome(run.name, run.given, None, None, line, code, traceback.format_exc())
+    finally:
+        if preloading is not None:  # the drawing copy never outlives its dataset
+            preloading.close()
     _drop_stale(run, written)
     return judged(run.name, run.given, run.output_dir, report, run.fail_on)
 

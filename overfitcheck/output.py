@@ -7,20 +7,21 @@ import tempfile
 from pathlib import Path
 
 from .errors import OutputProblem
-from .render_png import FILE_NAMES  # the names only: matplotlib loads when drawing
+from .render_png import FILE_NAMES, DrawingProcess  # matplotlib loads when drawing
 from .report import Report
 
 REPORT_FILE = "report.json"
 
 
-def write_outputs(report: Report, folder: Path, plots: bool = True, processes: int = 1
-                  ) -> list[Path]:
+def write_outputs(report: Report, folder: Path, plots: bool = True, processes: int = 1,
+                  drawing: DrawingProcess | None = None) -> list[Path]:
     """Write report.json (and the PNGs) into `folder`, creating it; return the written paths.
 
     Every file is rendered first and staged as a hidden temporary file in the folder; only when
     all are staged are they renamed into place, report.json last. A failure leaves neither a
     half-written file nor a mix of two runs' files that this run meant to replace. processes=2
-    draws the PNGs in two processes (render_pngs). Without
+    draws the PNGs in two processes (render_pngs); a DrawingProcess started earlier draws them
+    instead (this process draws them if it fails). Without
     plots, the PNGs an earlier run left under our file names are removed, so the folder never
     pairs this report with another run's plots.
     """
@@ -30,9 +31,12 @@ def write_outputs(report: Report, folder: Path, plots: bool = True, processes: i
                             "give a folder path (it is created if missing)")
     files: dict[str, bytes] = {}
     if plots:
-        from .render_png import render_pngs  # matplotlib is slow to import: only when drawing
+        drawn = drawing.pngs(report) if drawing is not None else None
+        if drawn is None:
+            from .render_png import render_pngs  # matplotlib is slow to import: when drawing
 
-        files.update(render_pngs(report, processes))
+            drawn = render_pngs(report, processes)
+        files.update(drawn)
     files[REPORT_FILE] = report.to_json().encode("utf-8")
     staged: list[tuple[Path, Path]] = []
     try:

@@ -11,12 +11,15 @@ margins, so each PNG costs one draw.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import os
 import pickle
+import select
 import signal
 import sys
+import time
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -52,6 +55,9 @@ GAP_PAD = 0.12
 # The summary's coefficient path and its count share a cell; the count's top tick label needs
 # about 0.15 in between them, 8% of the two panels' average height at SUMMARY_SIZE.
 SUMMARY_PATH_GAP = 0.08
+# The drawing copy's answer takes about a second; a copy that hangs (a lock held at the fork)
+# is given up after this many seconds and the figures are drawn in this process.
+DRAWING_TIMEOUT = 60.0
 PNG_COMPRESSION = 3  # zlib level: 6 (the default) is 4% smaller and takes 40% longer
 FILE_NAMES = {
     "validation_l1": "validation_curve_l1.png",
@@ -234,6 +240,112 @@ def render_pngs(report: Report, processes: int = 1) -> dict[str, bytes]:
 # curve took 0.49 s of 1.04 s; with these two, rendering all five took 0.60-0.69 s against
 # 0.73-0.83 s when the copy drew the learning curves and that validation curve).
 FORKED = ("summary", "validation_l1")
+
+
+class DrawingProcess:
+    """A forked copy of this process that imports matplotlib at once, beside the fits, and
+    draws a report's PNGs when it is sent one (in two processes, as render_pngs does), so that
+    neither the import (about half a second of Python) nor the drawing holds this process's
+    GIL. Linux only; fork it when no other thread is importing a module (its lock would stay
+    held in the copy). The copy ignores Ctrl-C (this process stops it), leaves with os._exit,
+    and ends when its pipe closes: this process ended, however it ended."""
+
+    def __init__(self, pid: int, to_copy: int, from_copy: int) -> None:
+        self._pid: int | None = pid
+        self._to, self._from = to_copy, from_copy
+
+    @classmethod
+    def start(cls) -> DrawingProcess | None:
+        """Fork the copy (None where fork is not used)."""
+        if sys.platform != "linux":
+            return None
+        to_read, to_write = os.pipe()
+        from_read, from_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy
+            status = 1
+            try:
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+                os.close(to_write)
+                os.close(from_read)
+                _serve(to_read, from_write)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(to_read)
+        os.close(from_write)
+        return cls(pid, to_write, from_read)
+
+    def pngs(self, report: Report) -> dict[str, bytes] | None:
+        """The report's PNGs, drawn by the copy; None if it failed or took longer than
+        DRAWING_TIMEOUT seconds (the caller then draws them itself)."""
+        deadline = time.monotonic() + DRAWING_TIMEOUT
+        try:
+            request = pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
+            if not _write_all(self._to, request, deadline):
+                return None
+            os.close(self._to)  # the end of the request
+            self._to = -1
+            data = _read_all(self._from, deadline)
+            if data is None:
+                return None
+            _, status = os.waitpid(self._pid, 0)
+            self._pid = None
+            return pickle.loads(data) if status == 0 and data else None
+        except (OSError, pickle.PickleError, EOFError):
+            return None
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop the copy if it still runs (idempotent)."""
+        for fd in (self._to, self._from):
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._to = self._from = -1
+        if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError, ChildProcessError):
+                os.kill(self._pid, signal.SIGKILL)
+                os.waitpid(self._pid, 0)
+            self._pid = None
+
+
+def _serve(request: int, answer: int) -> None:
+    """The drawing copy: import matplotlib, wait for a pickled Report, answer its PNGs."""
+    with contextlib.suppress(Exception):  # a real import problem shows when it draws
+        _import_drawing()
+    with os.fdopen(request, "rb") as pipe:
+        data = pipe.read()
+    if not data:  # closed without a report: the diagnosis failed
+        return
+    pngs = render_pngs(pickle.loads(data), processes=2)
+    with os.fdopen(answer, "wb") as pipe:
+        pipe.write(pickle.dumps(pngs, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def _write_all(fd: int, data: bytes, deadline: float) -> bool:
+    """Write all of `data` to the pipe `fd` by the time.monotonic() `deadline`."""
+    view = memoryview(data)
+    while view:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            return False
+        view = view[os.write(fd, view[:select.PIPE_BUF]):]
+    return True
+
+
+def _read_all(fd: int, deadline: float) -> bytes | None:
+    """Everything until the writer closes `fd`; None at the time.monotonic() `deadline`."""
+    parts = []
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([fd], [], [], left)[0]:
+            return None
+        part = os.read(fd, 1 << 20)
+        if not part:
+            return b"".join(parts)
+        parts.append(part)
 
 
 def _draw_all(figures: dict) -> dict[str, bytes]:

@@ -217,33 +217,39 @@ def _markdown_table(text: str) -> list[list[str]]:
     return rows
 
 
-def test_matplotlib_starts_importing_once_the_file_is_read(monkeypatch):
-    """Its import holds the GIL for about half a second: beside the read it would stall the
-    parsing threads, so run_one's progress starts it at the first stage after reading, once,
-    and passes every event on."""
+def test_the_drawing_gets_ready_once_the_file_is_read(monkeypatch):
+    """matplotlib's import holds the GIL for about half a second: beside the read it would stall
+    the parsing threads, so run_one's progress gets the drawing ready at the first stage after
+    reading, once, and passes every event on: with two processes a DrawingProcess (the copy
+    imports it), with one (or where the copy cannot start) the import on a thread."""
     import threading
 
     from overfitcheck import batch
 
-    started = []
+    started, forked = [], []
     loaded = threading.Event()
     monkeypatch.setattr(batch, "load_matplotlib", lambda: (started.append(1), loaded.set()))
+    monkeypatch.setattr(batch.DrawingProcess, "start",
+                        classmethod(lambda cls: forked.append(1) or "copy"))
     seen = []
-    staged = batch._preloading(lambda *event: seen.append(event))
+    staged = batch._Preloading(lambda *event: seen.append(event), processes=2)
     for event in [("reading", 0, 1), ("reading rows", 5000, 0),
                   ("reading rows again (column types settled)", 5000, 0)]:
         staged(*event)
-    assert started == []
+    assert forked == [] and staged.drawing is None
     staged("fitting paths", 0, 6)
     staged("fitting paths", 1, 6)
     staged("learning curves", 1, 40)
-    assert loaded.wait(10)
-    assert started == [1]
+    assert forked == [1] and staged.drawing == "copy" and started == []
     assert [stage for stage, _, _ in seen] == ["reading", "reading rows",
                                                 "reading rows again (column types settled)",
                                                 "fitting paths", "fitting paths",
                                                 "learning curves"]
+    batch._Preloading(None, processes=1)("fitting paths", 0, 6)  # one process: a thread
+    assert loaded.wait(10)
+    assert started == [1] and forked == [1]
+    monkeypatch.setattr(batch.DrawingProcess, "start", classmethod(lambda cls: None))
     loaded.clear()
-    batch._preloading(None)("fitting paths", 0, 6)  # no progress bar: still starts the import
+    batch._Preloading(None, processes=2)("fitting paths", 0, 6)  # no copy: a thread
     assert loaded.wait(10)
     assert started == [1, 1]

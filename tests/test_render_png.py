@@ -417,3 +417,45 @@ def test_two_processes_draw_the_same_bytes_and_a_failed_copy_is_drawn_here(regre
 
     monkeypatch.setattr(render_png, "pickle", Unpicklable)
     assert render_png.render_pngs(regression, 2) == one
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the drawing copy is forked on Linux")
+def test_a_drawing_copy_forked_early_draws_the_same_bytes_and_is_always_reaped(
+        regression, tmp_path, monkeypatch):
+    """DrawingProcess: matplotlib imported in a copy forked before the report exists, which
+    then draws the report sent to it: the same bytes as drawing here. Whether it answers, is
+    closed unused, fails or hangs, the copy is gone afterwards; a failed or hung copy leaves
+    the drawing to this process (which here fails too, and writes nothing)."""
+    one = render_png.render_pngs(regression)
+
+    def gone(pid):
+        with pytest.raises(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+
+    copy = render_png.DrawingProcess.start()
+    pid = copy._pid
+    assert copy.pngs(regression) == one
+    gone(pid)
+    unused = render_png.DrawingProcess.start()
+    pid = unused._pid
+    unused.close()
+    gone(pid)
+
+    def broken(report):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(render_png, "summary_figure", broken)
+    failing = render_png.DrawingProcess.start()  # the copy has the broken figure too
+    pid = failing._pid
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        write_outputs(regression, tmp_path, plots=True, drawing=failing)
+    gone(pid)
+    assert os.listdir(tmp_path) == []
+
+    monkeypatch.setattr(render_png, "_serve", lambda request, answer: __import__("time").sleep(30))
+    monkeypatch.setattr(render_png, "DRAWING_TIMEOUT", 0.5)
+    for request in (regression, np.zeros(1_000_000)):  # the second one overfills the pipe
+        hung = render_png.DrawingProcess.start()
+        pid = hung._pid
+        assert hung.pngs(request) is None
+        gone(pid)
