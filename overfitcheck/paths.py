@@ -21,7 +21,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 from .memory import keep_freed_heap
@@ -220,6 +219,9 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     if coef_on_all_rows:
         groups.append([len(folds)])
         tasks.append(([np.arange(len(y))], np.arange(0)))
+
+    # joblib imports asyncio and more (0.05 s): only here, never for a streamed regression.
+    from joblib import Parallel, delayed
 
     # The fit on all rows is kept for its coefficients alone: it is not scored (()).
     work = [delayed(_fit_run)(X, y, trains, va, task, n_classes, grids, precision,
