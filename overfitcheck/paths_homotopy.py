@@ -61,7 +61,7 @@ def lasso_path_homotopy(G: np.ndarray, b: np.ndarray, yy: float, alphas: np.ndar
         path.start_near(guess, float(alphas[order[0]]), yy, tol)
     for k in order:
         w = path.advance_to(float(alphas[k]))
-        if w is None or _gap(G, b, yy, w, float(alphas[k])) > tol * yy:
+        if w is None or not _gap(G, b, yy, w, float(alphas[k])) <= tol * yy:  # NaN: no
             return None
         out[k] = w
     return out
@@ -128,7 +128,7 @@ class _Homotopy:
                 for j in joining[order]:
                     self._join(int(j), float(np.sign(r[j])))
                 continue
-            if _gap(G, b, yy, w, alpha) > tol * yy:
+            if not _gap(G, b, yy, w, alpha) <= tol * yy:
                 break
             self.w, self.alpha = w, alpha
             self.closed[:] = self.is_active
@@ -139,7 +139,7 @@ class _Homotopy:
     def advance_to(self, target: float) -> np.ndarray | None:
         """Follow the path down to alpha = target; the coefficients there (None: gave up)."""
         G, b = self.G, self.b
-        left = -1  # the feature that just left: it cannot rejoin at once
+        left, left_sign = -1, 0.0  # the feature that just left, and the bound it left at
         while self.alpha > target:
             g = b - G @ self.w
             if not self.m:
@@ -148,7 +148,7 @@ class _Homotopy:
                 if abs(g[j]) <= target * (1 + TIE) or g[j] == 0:
                     self.alpha = target  # every coefficient stays zero down to the target
                     break
-                self.alpha = float(abs(g[j]))
+                self.alpha = float(top.max())  # features tied with j join at once, below
                 if not self._join(j, float(np.sign(g[j]))):
                     return None
                 continue
@@ -158,15 +158,18 @@ class _Homotopy:
             a = self.GA[:, :m] @ d  # dg per unit: g(t) = g - t a
             step, event = alpha - target, 0  # 0: the target, 1: a join, 2: a leave
             # When an inactive correlation g - t a meets +-(alpha - t): t = (alpha -+ g) / (1 -+ a)
-            shut = self.closed.copy()
-            if left >= 0:
-                shut[left] = True
             up, down = 1 - a, 1 + a
             with np.errstate(divide="ignore", invalid="ignore"):
                 t_up = np.divide(alpha - g, up, out=np.full(g.size, np.inf), where=up > 0)
                 t_down = np.divide(alpha + g, down, out=np.full(g.size, np.inf), where=down > 0)
+            if left >= 0:  # its root at t = 0 on the bound it left at is not a join; the other is
+                (t_up if left_sign > 0 else t_down)[left] = np.inf
+            # A correlation at (or by rounding just past) a bound joins now; one inside the
+            # bounds with a negative time never reaches it.
+            t_up[t_up < 0] = np.where(g[t_up < 0] >= alpha * (1 - TIE), 0.0, np.inf)
+            t_down[t_down < 0] = np.where(g[t_down < 0] <= -alpha * (1 - TIE), 0.0, np.inf)
             best = np.minimum(t_up, t_down)
-            best[shut | (best < 0)] = np.inf
+            best[self.closed] = np.inf
             soonest = best.min()
             if soonest < step - TIE * alpha:  # a join at the target is a tie: none
                 j = int(np.flatnonzero(best <= soonest + TIE * alpha)[0])
@@ -184,12 +187,12 @@ class _Homotopy:
             self.events += 1
             if self.events > self.budget:
                 return None
-            left = -1  # one event on, it may rejoin
+            left = -1  # one event on, it may rejoin at either bound
             if event == 1:
                 if not self._join(j, sign):
                     self.closed[j] = True  # in the span: until the active set changes
             elif event == 2:
-                left = int(A[i])
+                left, left_sign = int(A[i]), float(self.signs[i])
                 self._leave(i)
             else:
                 self.alpha = target

@@ -256,22 +256,38 @@ class DrawingProcess:
 
     @classmethod
     def start(cls) -> DrawingProcess | None:
-        """Fork the copy (None where fork is not used)."""
+        """Fork the copy (None where fork is not used, or it failed)."""
         if sys.platform != "linux":
             return None
-        to_read, to_write = os.pipe()
-        from_read, from_write = os.pipe()
-        pid = os.fork()
+        fds: list[int] = []
+        try:
+            fds.extend(os.pipe())
+            fds.extend(os.pipe())
+            with warnings.catch_warnings():  # Python 3.12+ warns of fork beside threads
+                warnings.simplefilter("ignore", DeprecationWarning)
+                pid = os.fork()
+        except OSError:  # no pipe or no process to spare: the drawing is done here
+            for fd in fds:
+                os.close(fd)
+            return None
+        to_read, to_write, from_read, from_write = fds
         if pid == 0:  # the copy
             status = 1
             try:
+                os.setpgid(0, 0)  # its own group: close() stops it and the copy it forks
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
+                # Fresh streams (a thread may have held the inherited ones' locks at the fork)
+                # that go nowhere, and no warnings: the copy only answers on its pipe.
+                sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+                warnings.simplefilter("ignore")
                 os.close(to_write)
                 os.close(from_read)
                 _serve(to_read, from_write)
                 status = 0
             finally:
                 os._exit(status)
+        with contextlib.suppress(OSError):  # as the copy does: no race with close()
+            os.setpgid(pid, pid)
         os.close(to_read)
         os.close(from_write)
         return cls(pid, to_write, from_read)
@@ -292,7 +308,7 @@ class DrawingProcess:
             _, status = os.waitpid(self._pid, 0)
             self._pid = None
             return pickle.loads(data) if status == 0 and data else None
-        except (OSError, pickle.PickleError, EOFError):
+        except Exception:  # noqa: BLE001 - whatever went wrong, the caller draws them itself
             return None
         finally:
             self.close()
@@ -305,8 +321,10 @@ class DrawingProcess:
                     os.close(fd)
         self._to = self._from = -1
         if self._pid is not None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._pid, signal.SIGKILL)  # the copy and the copy it forked
             with contextlib.suppress(ProcessLookupError, ChildProcessError):
-                os.kill(self._pid, signal.SIGKILL)
+                os.kill(self._pid, signal.SIGKILL)  # not yet in its own group
                 os.waitpid(self._pid, 0)
             self._pid = None
 
@@ -324,12 +342,22 @@ def _serve(request: int, answer: int) -> None:
         pipe.write(pickle.dumps(pngs, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+def _ready(fd: int, event: int, deadline: float) -> bool:
+    """Is the pipe `fd` ready for `event` (select.POLLIN or POLLOUT) by the time.monotonic()
+    `deadline`? (poll, not select: select fails on descriptors above 1023.)"""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        return False
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(left * 1000))
+
+
 def _write_all(fd: int, data: bytes, deadline: float) -> bool:
     """Write all of `data` to the pipe `fd` by the time.monotonic() `deadline`."""
     view = memoryview(data)
     while view:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([], [fd], [], left)[1]:
+        if not _ready(fd, select.POLLOUT, deadline):
             return False
         view = view[os.write(fd, view[:select.PIPE_BUF]):]
     return True
@@ -339,8 +367,7 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
     """Everything until the writer closes `fd`; None at the time.monotonic() `deadline`."""
     parts = []
     while True:
-        left = deadline - time.monotonic()
-        if left <= 0 or not select.select([fd], [], [], left)[0]:
+        if not _ready(fd, select.POLLIN, deadline):
             return None
         part = os.read(fd, 1 << 20)
         if not part:
@@ -378,7 +405,9 @@ def _draw_in_child(figures: dict, meanwhile) -> tuple[dict, dict | None]:
     writes to a pipe, then leaves with os._exit (no cleanup of the parent's state, no flush
     of its buffers)."""
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():  # Python 3.12+ warns of fork beside threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        pid = os.fork()
     if pid == 0:  # the copy
         status = 1
         try:

@@ -459,3 +459,16 @@ def test_a_drawing_copy_forked_early_draws_the_same_bytes_and_is_always_reaped(
         pid = hung._pid
         assert hung.pngs(request) is None
         gone(pid)
+
+    copy = render_png.DrawingProcess.start()
+    pid = copy._pid
+    assert copy.pngs(lambda: None) is None  # a request that cannot be pickled
+    gone(pid)
+
+    def no_fork():
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+
+    open_fds = len(os.listdir("/proc/self/fd"))
+    monkeypatch.setattr(os, "fork", no_fork)
+    assert render_png.DrawingProcess.start() is None  # then the caller draws here
+    assert len(os.listdir("/proc/self/fd")) == open_fds
