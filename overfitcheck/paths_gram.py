@@ -132,7 +132,7 @@ def standardized_design(sums: Sums, fmap: FeatureMap) -> _Design:
 def fit_design(d: _Design, penalty: str, alphas: np.ndarray, precision: Precision = EXACT,
                coef_init: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Standardized coefficients (A, p) along the grid, and which fits hit their iteration cap.
-    coef_init: a warm start for the lasso's coordinate descent at its largest alpha."""
+    coef_init: a warm start for the lasso at its largest alpha (_lasso_gram)."""
     A, p = alphas.size, d.c.size
     capped = np.zeros(A, dtype=int)
     if penalty == "baseline":

@@ -263,9 +263,7 @@ class DrawingProcess:
         try:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
-            with warnings.catch_warnings():  # Python 3.12+ warns of fork beside threads
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pid = os.fork()
+            pid = _fork()
         except OSError:  # no pipe or no process to spare: the drawing is done here
             for fd in fds:
                 os.close(fd)
@@ -375,6 +373,14 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
         parts.append(part)
 
 
+def _fork() -> int:
+    """os.fork(), without the DeprecationWarning Python 3.12+ gives beside other threads (raised
+    as an error under -W error, it would leave the child running untracked)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return os.fork()
+
+
 def _draw_all(figures: dict) -> dict[str, bytes]:
     return {name: _png(make()) for name, make in figures.items()}
 
@@ -405,9 +411,7 @@ def _draw_in_child(figures: dict, meanwhile) -> tuple[dict, dict | None]:
     writes to a pipe, then leaves with os._exit (no cleanup of the parent's state, no flush
     of its buffers)."""
     read_end, write_end = os.pipe()
-    with warnings.catch_warnings():  # Python 3.12+ warns of fork beside threads
-        warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+    pid = _fork()
     if pid == 0:  # the copy
         status = 1
         try:

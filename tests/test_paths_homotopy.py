@@ -199,7 +199,8 @@ def test_near_ties_and_a_feature_that_leaves_and_comes_back_are_followed():
 
 def test_a_nan_is_never_certified():
     G, b = np.eye(3), np.array([1.0, 0.5, 0.2])
-    assert lasso_path_homotopy(G, b, 2.0, np.array([0.1]), EXACT.cd_tol,
-                               guess=np.array([np.nan, 0.0, 0.0])) is not None  # not used
+    from_nan_guess = lasso_path_homotopy(G, b, 2.0, np.array([0.1]), EXACT.cd_tol,
+                                         guess=np.array([np.nan, 0.0, 0.0]))
+    np.testing.assert_allclose(from_nan_guess, [[0.9, 0.4, 0.1]])  # the guess is not used
     assert lasso_path_homotopy(G, np.array([1.0, np.nan, 0.2]), 2.0, np.array([0.1]),
                                EXACT.cd_tol) is None
