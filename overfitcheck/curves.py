@@ -132,12 +132,15 @@ def _mean(values: np.ndarray, complete: np.ndarray) -> np.ndarray:
 
 
 def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], metric: str,
-                    seed: int, jobs: int = 1, on_fit_done=None) -> dict[str, LearningCurve]:
+                    seed: int, jobs: int = 1, on_fit_done=None,
+                    scaling: tuple[np.ndarray, np.ndarray] | None = None
+                    ) -> dict[str, LearningCurve]:
     """Each family at its chosen alpha, refitted on nested stratified subsets of every fold.
 
     Iterative fits walk down the grid (at most LEARNING_WALK steps) to the chosen alpha, so
     each step starts warm (a cold L1 logistic fit at a small alpha costs more than the path
-    above it), at the PLOT precision.
+    above it), at the PLOT precision. `scaling`: paths.column_scaling(dataset.X) when the
+    caller has it (else computed here if needed).
     """
     folds: list[Fold] = []
     runs: list[list[int]] = []
@@ -175,7 +178,7 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
             # cold, as its fold paths did: on separable subsets it has no optimum to reach, and
             # where its capped steps stop depends on the start.
             if scale is None:
-                scale = column_scaling(dataset.X)[1]
+                scale = (scaling if scaling is not None else column_scaling(dataset.X))[1]
             starts[penalty] = curve.coef[curve.index_min] / scale
         if dataset.task == "regression" or penalty == "none" or newton:
             # Exact solvers, and binary Newton steps (paths_newton.py), which start well from

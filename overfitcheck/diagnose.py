@@ -19,7 +19,7 @@ from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
 from .metrics import LABELS
-from .paths import fit_paths, gram_suits, load_solvers
+from .paths import column_scaling, fit_paths, gram_suits, load_solvers
 from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
 from .report import Report
 from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
@@ -126,7 +126,11 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
             train_sizes = [int(v) for v in data.train @ data.stats.count]
             validation_sizes = [int(v) for v in data.validation @ data.stats.count]
     if data is None:
-        grids = alpha_grids(dataset, config)
+        # Every row's standardization, for the grid's Gram and the binary learning curves'
+        # starts (0.3 s on 200,000 x 132): made once.
+        scaling = column_scaling(dataset.X) if dataset.n_rows >= dataset.n_features and (
+            config.alphas is None or dataset.task == "binary") else None
+        grids = alpha_grids(dataset, config, scaling)
         all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
         jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
         paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
@@ -135,7 +139,8 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
         curves = {p: summarize(path, metric) for p, path in paths.items()}
         done[0] = 0
         learning = learning_curves(dataset, splits, curves, metric, config.seed, jobs=jobs,
-                                   on_fit_done=tick("learning curves", learning_total))
+                                   on_fit_done=tick("learning curves", learning_total),
+                                   scaling=scaling)
         train_sizes = [int(f.train.size) for f in splits.folds]
         validation_sizes = [int(f.validation.size) for f in splits.folds]
     verdict = judge(curves, baseline, learning, config, LABELS[metric], dataset.task,

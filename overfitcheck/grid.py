@@ -23,8 +23,10 @@ L2_RATIO = 1e-6
 BLOCK_ROWS = 8_192
 
 
-def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
-    """Descending alpha grids for "l1" and "l2" on the documented glmnet scale."""
+def alpha_grids(dataset: Dataset, config: Config,
+                scaling: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Descending alpha grids for "l1" and "l2" on the documented glmnet scale. `scaling`:
+    paths.column_scaling(dataset.X) when the caller has it (else computed here if needed)."""
     if config.alphas is not None:
         return user_grids(config)
     X = dataset.X
@@ -41,7 +43,7 @@ def alpha_grids(dataset: Dataset, config: Config) -> dict[str, np.ndarray]:
         l1_top = float(np.max(np.abs(Xs.T @ residual)) / n)
         gram = Xs @ Xs.T
     else:  # the p x p Gram, summed over blocks of standardized rows: no copy of all X
-        mean, scale = column_scaling(X)
+        mean, scale = scaling if scaling is not None else column_scaling(X)
         xr, gram = np.zeros((p, residual.shape[1])), np.zeros((p, p))
         for lo in range(0, n, BLOCK_ROWS):
             block = X[lo:lo + BLOCK_ROWS] - mean  # standardize's numbers, row by row

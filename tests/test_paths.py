@@ -399,6 +399,41 @@ def test_float32_steps_end_at_the_float64_optimum(monkeypatch, penalty):
         assert newton._optimality_gap(grad, beta, penalty, alpha) <= 1e-7
 
 
+@pytest.mark.parametrize("penalty", ["l1", "l2"])
+def test_a_fast_paths_last_step_is_taken_by_the_certificates_pass(monkeypatch, penalty):
+    """Near the tolerance a fast path steps in float64 (FINISH): its first such step is
+    evaluated by the certificate's pass. The fits are the ones a path ending each alpha in
+    float32 steps and a certificate reaches: the same objectives and predictions."""
+    import overfitcheck.paths_newton as newton
+
+    Xt, yt, grids = _telco_first_fold()
+    alphas = grids[penalty][:12]
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    real = newton._certify
+    finished = []
+    monkeypatch.setattr(newton, "_certify", lambda design, y, point, *a: (
+        finished.append(isinstance(point, newton._Moved)) or real(design, y, point, *a)))
+    fit = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
+    assert any(finished)
+    monkeypatch.setattr(newton, "FINISH", 0.0)  # never: float32 steps, then the certificate
+    finished.clear()
+    plain = newton.binary_path(Xt, yt, penalty, alphas, None, EXACT)
+    assert finished and not any(finished)
+    assert not fit.not_converged.any() and not plain.not_converged.any()
+    y = (yt == 1).astype(float)
+    for a, alpha in enumerate(alphas):
+        objectives = []
+        for path in (fit, plain):
+            beta = path.coef[a, 0]
+            eta = Xt @ beta + path.intercept[a, 0]
+            penalty_term = alpha * (np.abs(beta).sum() if penalty == "l1" else 0.5 * beta @ beta)
+            objectives.append(np.mean(np.logaddexp(0, eta) - y * eta) + penalty_term)
+            if path is fit:
+                eta_fit = eta
+        np.testing.assert_allclose(objectives[0], objectives[1], rtol=1e-9)
+        np.testing.assert_allclose(eta_fit, eta, rtol=0, atol=1e-4)
+
+
 @pytest.mark.parametrize(("name", "target"), [("telco_churn", "churn"), ("penguins", "species")])
 def test_nested_folds_in_one_run_fit_as_they_do_alone(name, target):
     """fit_paths' runs take nested learning subsets' rows once, in another order: the fits and
