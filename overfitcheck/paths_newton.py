@@ -63,9 +63,12 @@ GAIN_RENEW = 0.3
 # Rows per block of a pass: each block's X'r is summed in float64. In float32 one sum over
 # 160,000 rows was measured 1.6e-8 off the float64 gradient (the tolerance is 1e-8), blocks of
 # 4,096 rows 3e-9 off. A block of about BLOCK_BYTES stays in a core's 2 MB L2 cache between
-# a step's X d and the X'r at its end (Design.step reads the rows once for both).
+# a step's X d and the X'r at its end (Design.step reads the rows once for both). Fold 0's L1
+# and L2 paths on the 200k binary benchmark file, 3 runs each in alternation: 4.7-5.4 s with
+# 512 KB blocks (992 float32 rows of 132), 5.2-5.6 s with 1 MB, 4.9-6.0 s with 256 KB. A float64
+# pass was no faster with 512 KB than with 1 MB blocks (25.0 against 27.0 ms, 160,000 x 132).
 BLOCK_ROWS = 4_096
-BLOCK_BYTES = 1 << 20
+BLOCK_BYTES = 1 << 19
 # Gains below this fraction of the objective may be rounding (a mean log loss over 10^5-10^7
 # rows is good to about 1e-15 of itself): they do not show that a sampled Hessian fails, so
 # they do not switch a path to Hessians from every row (fold 0 of the 200k binary benchmark
@@ -105,10 +108,10 @@ class Design:
             self.rows, self.Xh, self.X32, self.squares = None, self.X, None, None
 
     def _blocks(self, fast: bool):
-        """(X, rows per block) of a pass: float32 or float64 rows, blocks of about
-        BLOCK_BYTES, at most BLOCK_ROWS."""
+        """(X, rows per block) of a pass: float32 or float64 rows, as many as BLOCK_BYTES of
+        float32 (float64 blocks are twice that: no faster either way), at most BLOCK_ROWS."""
         X = self.X32 if fast else self.X
-        return X, max(64, min(BLOCK_ROWS, BLOCK_BYTES // (X.itemsize * max(self.X.shape[1], 1))))
+        return X, max(64, min(BLOCK_ROWS, BLOCK_BYTES // (4 * max(self.X.shape[1], 1))))
 
     def gradient(self, residual: np.ndarray, fast: bool) -> np.ndarray:
         """X'r / n, in blocks (float32 ones for a fast step) summed in float64."""
