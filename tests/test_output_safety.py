@@ -19,8 +19,11 @@ SAMPLES = ROOT / "sample_data"
 
 
 def _diagnose(*args) -> subprocess.Popen:
+    # Ctrl-C as a terminal delivers it: a suite started as a shell's background job (`cmd &`)
+    # passes SIGINT on ignored, and the command then rightly ignores it too.
     return subprocess.Popen(["overfitcheck", "diagnose", *map(str, args)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 @pytest.mark.parametrize("delay", [0.3, 1.5, 3.5])  # importing, reading/fitting, fitting/drawing
