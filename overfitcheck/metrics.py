@@ -82,13 +82,13 @@ def binary_errors(y: np.ndarray, p1: np.ndarray, names=None) -> dict[str, np.nda
     A = p1.shape[0]
     positive = y == 1
     eps = np.finfo(p1.dtype).eps
-    present = [y == c for c in np.unique(y)]
-    counts = [int(np.count_nonzero(mask)) for mask in present]
     errors: dict[str, np.ndarray] = {}
     if "log_loss" in wanted:
         errors["log_loss"] = np.empty(A)
     if wanted & {"accuracy", "balanced_accuracy"}:  # the two come together
         errors["accuracy"], errors["balanced_accuracy"] = np.empty(A), np.empty(A)
+        present = [y == c for c in np.unique(y)]  # the classes' rows, for the recalls
+        counts = [int(np.count_nonzero(mask)) for mask in present]
     brier = np.empty(A) if "brier" in wanted else None
     for a in range(A):
         p = p1[a]

@@ -381,7 +381,8 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
             fast, last_gain, last_gap = False, None, None
             continue
         # Near the tolerance, the step is taken by the certificate's float64 pass (FINISH).
-        finish = fast and not trusted and last_gap is not None and point.loss > separated \
+        finish = fast and not trusted and last_gap is not None and last_gap > 0 \
+            and point.loss > separated \
             and gap * min(gap / last_gap, FINISH_RATIO) <= FINISH * precision.logistic_tol
         last_gap = gap
         H = hessian.at(point.prob)
