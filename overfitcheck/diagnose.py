@@ -19,7 +19,13 @@ from .dataset import Dataset, load_dataset
 from .errors import UsageProblem
 from .grid import alpha_grids
 from .metrics import LABELS
-from .paths import column_scaling, fit_paths, gram_suits, load_solvers
+from .paths import (
+    StartedWorkers,
+    column_scaling,
+    fit_paths,
+    gram_suits,
+    load_solvers,
+)
 from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
 from .report import Report
 from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
@@ -45,11 +51,17 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
     elif target is not None or options:
         config = replace(config, **({"target": target} if target else {}), **options)
     report = progress or (lambda stage, done, total: None)
-    return _diagnose(source, config, report, progress, _streamable(source, config))
+    workers: list[StartedWorkers] = []
+    try:
+        return _diagnose(source, config, report, progress, _streamable(source, config), workers)
+    except BaseException:
+        for started in workers:  # still starting (or idle): nothing to wait for
+            started.cancel()
+        raise
 
 
 def _diagnose(source, config: Config, report: Progress, progress: Progress | None,
-              streamable: bool) -> Report:
+              streamable: bool, workers: list[StartedWorkers]) -> Report:
     # The solvers take about a second to import: on a thread, while the file is read (the
     # parser releases the GIL), unless the file streams as a regression, whose fits need
     # them only where the lasso's homotopy falls back (paths_gram._lasso_gram). The first fit
@@ -59,9 +71,16 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
         preload.start()
     report("reading", 0, 1)
     dataset: Dataset | StreamedDataset | None = None
+
+    def class_target() -> None:
+        # Class targets are fitted on worker processes (_jobs): they start while the file is
+        # read whole, and are ready for the first fold instead of 2 s after it is sent.
+        if config.jobs != 1 and (os.cpu_count() or 1) > 1:
+            workers.append(StartedWorkers(config.jobs))
+
     if streamable:
         with threadpool_limits(1):  # see paths._fit_fold: one BLAS thread is many times faster
-            dataset = stream_regression(source, config, progress)
+            dataset = stream_regression(source, config, progress, class_target)
     if dataset is None:
         if streamable:  # not streamed after all: the import is needed here
             preload.start()
@@ -133,6 +152,9 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
         grids = alpha_grids(dataset, config, scaling)
         all_grids = {"baseline": np.array([0.0]), "none": np.array([0.0]), **grids}
         jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
+        for started in workers:
+            started.ready()
+        workers.clear()  # fitting: from here on, joblib's own handling of errors and Ctrl-C
         paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
                           all_grids, jobs=jobs, on_fit_done=tick("fitting paths", total))
         baseline = summarize(paths.pop("baseline"), metric)

@@ -44,9 +44,8 @@ class Splits:
 
 def make_splits(dataset: Dataset, config: Config) -> Splits:
     """Build the folds as the scikit-learn call in `definition` would (on its stratify_on label,
-    when rare classes had to be merged)."""
-    from sklearn.model_selection import GroupKFold, StratifiedKFold, TimeSeriesSplit
-
+    when rare classes had to be merged). scikit-learn's splitters are imported only for the
+    folds that use them (paths.load_solvers imports them beside the reading)."""
     n, k = dataset.n_rows, config.cv
     notes: list[str] = []
     if n < k:
@@ -58,6 +57,8 @@ def make_splits(dataset: Dataset, config: Config) -> Splits:
         if n_groups < k:
             raise TooFewRows(f"--group-col has {n_groups} groups, fewer than {k} folds",
                              f"use --cv {max(2, n_groups)} or a column with more groups")
+        from sklearn.model_selection import GroupKFold
+
         splitter: Any = GroupKFold(n_splits=k)
         pairs = splitter.split(index, groups=dataset.groups)
         definition = {"splitter": "GroupKFold", "n_splits": k, "group_col": config.group_col}
@@ -65,12 +66,16 @@ def make_splits(dataset: Dataset, config: Config) -> Splits:
         if n < k + 1:
             raise TooFewRows(f"{n} rows cannot make {k} time-ordered folds (TimeSeriesSplit "
                              f"needs {k + 1})", f"use --cv {max(2, n - 1)} or give more rows")
+        from sklearn.model_selection import TimeSeriesSplit
+
         splitter = TimeSeriesSplit(n_splits=k)
         pairs = ((dataset.order[tr], dataset.order[va]) for tr, va in splitter.split(index))
         definition = {"splitter": "TimeSeriesSplit", "n_splits": k, "time_col": config.time_col}
         notes.append("time-ordered folds: each fold trains on the past and validates on the "
                      "block that follows")
     elif dataset.task != "regression":
+        from sklearn.model_selection import StratifiedKFold
+
         splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed)
         counts = np.bincount(dataset.y, minlength=dataset.n_classes)
         if counts.min() < k:

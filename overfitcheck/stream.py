@@ -141,14 +141,19 @@ def _worded_target(fmt, config: Config) -> bool:
 
 
 def stream_regression(path: str | os.PathLike[str], config: Config,
-                      progress: Progress | None = None) -> StreamedDataset | None:
+                      progress: Progress | None = None,
+                      on_class_target: Callable[[], None] | None = None
+                      ) -> StreamedDataset | None:
     """Stream a regression CSV into cell statistics, config.chunk_rows rows at a time; None
     when the file is not one to stream (it fits in one chunk, or its target is not a regression
-    target): read it whole instead."""
+    target): read it whole instead. `on_class_target()` is called before returning None for a
+    class target (the caller can prepare its fits while the whole-file reader reads)."""
     chunk_rows = config.chunk_rows
     fmt = sniff(path, config.encoding)
     if config.task not in (None, "regression") or \
             (config.task is None and _worded_target(fmt, config)):
+        if on_class_target is not None:
+            on_class_target()
         return None  # a class target: the whole-file reader takes it, without a probe
     notes: list[str] = list(fmt.notes)
     ranges = split_ranges(fmt, chunk_rows)
@@ -181,9 +186,12 @@ def stream_regression(path: str | os.PathLike[str], config: Config,
     notes += header_notes(header, first)
     target = _resolve_column(first, config.target, "target", header)
     y_first = first[target].dropna()
-    if y_first.nunique() < 2 or config.task not in (None, "regression") or \
-            (config.task is None and _infer_task(y_first, None)[0] != "regression"):
-        return None  # the whole-file rules give the exact message, or classify
+    if y_first.nunique() < 2:
+        return None  # the whole-file rules give the exact message
+    if config.task is None and _infer_task(y_first, None)[0] != "regression":
+        if on_class_target is not None:
+            on_class_target()
+        return None  # the whole-file rules classify
     names = [str(c) for c in first.columns if str(c) != target]
     kinds = {c: _guess_kind(first[c]) for c in names}
     columns = 2 * sum(k == "numeric" for k in kinds.values()) + sum(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -547,3 +550,50 @@ def test_an_empty_alpha_grid_fits_nothing():
     design = newton.Design(Xt)
     fit = newton.binary_path(design, yt, "l2", np.array([]), None, EXACT)
     assert fit.coef.shape == (0, 1, Xt.shape[1]) and design.hessian is None
+
+
+def _live_children() -> set[int]:
+    """Worker processes of this one still running (joblib's are multiprocessing children)."""
+    import multiprocessing
+
+    return {process.pid for process in multiprocessing.active_children()}
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: folds fit in-process")
+def test_workers_started_ahead_are_the_processes_the_folds_fit_on():
+    """StartedWorkers (started while a class target's file is read) leaves joblib's executor
+    warm: the fits reuse its processes instead of starting their own."""
+    from overfitcheck.paths import StartedWorkers
+
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn", cv=3)
+    started = StartedWorkers(2)
+    started.ready()
+    ahead = _live_children()
+    assert len(ahead) == 2
+    small = {"none": np.array([0.0]), "l2": grids["l2"][[5, 10]]}
+    fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds, small,
+              jobs=2)
+    assert _live_children() == ahead
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers start")
+def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(tmp_path):
+    """The workers a class target starts while its file is read are killed, not waited for,
+    when the file turns out unusable; the next diagnosis starts its own and fits."""
+    from overfitcheck import diagnose
+    from overfitcheck.errors import NoFeatures
+
+    rng = np.random.default_rng(0)
+    unusable = tmp_path / "ids.csv"
+    pd.DataFrame({"id": [f"customer {i}" for i in range(3000)],
+                  "left": rng.choice(["yes", "no"], 3000)}).to_csv(unusable, index=False)
+    with pytest.raises(NoFeatures):
+        diagnose(unusable, "left")
+    for _ in range(50):  # killed by then: gone once their exit is collected
+        if not _live_children():
+            break
+        time.sleep(0.1)
+    assert not _live_children()
+    report = diagnose(ROOT / "sample_data" / "telco_churn.csv", "churn", cv=3, n_alphas=4)
+    assert report.task == "binary" and np.isfinite(report.curves["l2"].validation_mean).all()
