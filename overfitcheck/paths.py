@@ -459,8 +459,8 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
         Xv, yv = X, y
     Xv = apply_standardize(Xv, validation, mean, scale)
     yt, yv = y[train], yv[validation]
-    design = newton_design(Xt, task) if task != "regression" else None
-    if design is not None:
+    design = newton_design(Xt, task, precision) if task != "regression" else None
+    if design is not None and design.X is not None:
         Xt = design.X  # the same rows, column-major: one copy, not two
     varies = task == "regression" or bool(Xt.any())
     fits: dict[str, _Fit] = {}
@@ -477,16 +477,16 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
     return train_errors, val_errors, fits
 
 
-def newton_design(Xt: np.ndarray, task: str):
+def newton_design(Xt: np.ndarray, task: str, precision: Precision = EXACT):
     """The rows Newton steps fit a binary target on (paths_newton.Design), shared by every
     penalty of a fold; None where scikit-learn's solvers fit it (wider than tall, or above
-    NEWTON_MAX_FEATURES)."""
+    NEWTON_MAX_FEATURES). Fits at a tolerance float32 gradients meet need no float64 copy."""
     n, p = Xt.shape
     if task != "binary" or p >= n or p > NEWTON_MAX_FEATURES:
         return None
-    from .paths_newton import Design  # it builds on this module
+    from .paths_newton import FLOAT32_TOL, Design  # it builds on this module
 
-    return Design(Xt)
+    return Design(Xt, certified=precision.logistic_tol < FLOAT32_TOL)
 
 
 def _errors(Xs, y, fit: _Fit, task, n_classes, metrics=None) -> dict[str, np.ndarray]:

@@ -93,25 +93,35 @@ class Design:
     """A fold's standardized rows as the steps use them, made once for all its penalties:
     column-major (the two passes of a step, X d and X'r, run about 20% faster, measured on
     160,000 x 132), the Hessian's sample rows, and, above HESSIAN_ROWS rows, float32 copies of
-    the rows (the steps' passes) and of their squares (the Hessian's diagonal)."""
+    the rows (the steps' passes) and of their squares (the Hessian's diagonal).
 
-    def __init__(self, Xt: np.ndarray):
+    certified=False (fits whose tolerance is FLOAT32_TOL or looser: the learning curves'):
+    above HESSIAN_ROWS rows, the float32 rows alone serve every pass and the Hessian's sample,
+    without the float64 column-major copy that only certificates read (X is then None)."""
+
+    def __init__(self, Xt: np.ndarray, certified: bool = True):
         n = Xt.shape[0]
-        self.X = np.asfortranarray(Xt)
         self.hessian: np.ndarray | None = None  # the last converged fit's, for a warm start
         if n > HESSIAN_ROWS:
             self.rows = np.sort(np.random.default_rng(0).choice(n, HESSIAN_ROWS, replace=False))
-            self.Xh = take_rows(self.X, self.rows)
-            self.X32 = self.X.astype(np.float32, order="F")
+            self.X = np.asfortranarray(Xt) if certified else None
+            self.X32 = (self.X if certified else Xt).astype(np.float32, order="F")
+            self.Xh = take_rows(self.X if certified else self.X32, self.rows)
             self.squares = np.square(self.X32)
         else:
+            self.X = np.asfortranarray(Xt)
             self.rows, self.Xh, self.X32, self.squares = None, self.X, None, None
+
+    @property
+    def rows_read(self) -> np.ndarray:
+        """The rows a pass reads by default: float64 unless only float32 ones were kept."""
+        return self.X if self.X is not None else self.X32
 
     def _blocks(self, fast: bool):
         """(X, rows per block) of a pass: float32 or float64 rows, as many as BLOCK_BYTES of
         float32 (float64 blocks are twice that: no faster either way), at most BLOCK_ROWS."""
-        X = self.X32 if fast else self.X
-        return X, max(64, min(BLOCK_ROWS, BLOCK_BYTES // (4 * max(self.X.shape[1], 1))))
+        X = self.X32 if fast or self.X is None else self.X
+        return X, max(64, min(BLOCK_ROWS, BLOCK_BYTES // (4 * max(X.shape[1], 1))))
 
     def gradient(self, residual: np.ndarray, fast: bool) -> np.ndarray:
         """X'r / n, in blocks (float32 ones for a fast step) summed in float64."""
@@ -172,7 +182,7 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
     with the intercept that best fits them.
     """
     design = Xt if isinstance(Xt, Design) else Design(Xt)
-    X = design.X
+    X = design.rows_read
     n, p = X.shape
     A = alphas.size
     yf = (y == 1).astype(float)
@@ -184,7 +194,7 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
     if start is None:
         point = _Point(np.zeros(p), b0, np.full(n, b0), yf)
     else:
-        eta = X @ start
+        eta = np.asarray(X @ start.astype(X.dtype), dtype=float)
         b0 = _best_intercept(eta, yf, b0)
         point = _Point(start.copy(), b0, eta + b0, yf)
     hessian = _Hessian(design.Xh, design.rows, design.squares, design.X32)

@@ -494,6 +494,26 @@ def test_only_tolerances_below_float32_resolution_take_the_float64_certificate(m
     np.testing.assert_allclose(eta, eta_exact, rtol=0, atol=1e-3)
 
 
+def test_a_design_for_float32_tolerances_keeps_no_float64_rows_and_fits_the_same(monkeypatch):
+    """Fits at PLOT's tolerance read only float32 rows: a design made for them (the learning
+    curves') holds no float64 copy, and its fits, warm-started or not, are those of a design
+    that holds one, to far below the tolerance's own effect."""
+    import overfitcheck.paths_newton as newton
+    from overfitcheck.paths import PLOT, newton_design
+
+    Xt, yt, grids = _telco_first_fold()
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    lean, full = newton_design(Xt, "binary", PLOT), newton_design(Xt, "binary", EXACT)
+    assert lean.X is None and lean.X32.dtype == np.float32 and lean.Xh.dtype == np.float32
+    assert full.X is not None and full.X.dtype == np.float64
+    start = newton.binary_path(Xt, yt, "l2", grids["l2"][12:13], None, EXACT).coef[0, 0]
+    for begin in (None, start):
+        a = newton.binary_path(lean, yt, "l2", grids["l2"][10:11], None, PLOT, begin)
+        b = newton.binary_path(full, yt, "l2", grids["l2"][10:11], None, PLOT, begin)
+        np.testing.assert_allclose(Xt @ a.coef[0, 0] + a.intercept[0],
+                                   Xt @ b.coef[0, 0] + b.intercept[0], rtol=0, atol=1e-5)
+
+
 def test_a_hessian_renewed_from_every_row_is_the_exact_one(monkeypatch):
     """After a fresh sampled Hessian gave a step no better than a stale one, renewals use
     every row (float32): the exact loss Hessian, to float32's precision."""
