@@ -598,11 +598,18 @@ def test_workers_started_ahead_are_the_processes_the_folds_fit_on():
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers start")
-def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(tmp_path):
+def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(tmp_path,
+                                                                             monkeypatch):
     """The workers a class target starts while its file is read are killed, not waited for,
     when the file turns out unusable; the next diagnosis starts its own and fits."""
     from overfitcheck import diagnose
     from overfitcheck.errors import NoFeatures
+    from overfitcheck.paths import StartedWorkers
+
+    cancelled = []
+    cancel = StartedWorkers.cancel
+    monkeypatch.setattr(StartedWorkers, "cancel",
+                        lambda self: cancelled.append(_live_children()) or cancel(self))
 
     rng = np.random.default_rng(0)
     unusable = tmp_path / "ids.csv"
@@ -610,6 +617,7 @@ def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(t
                   "left": rng.choice(["yes", "no"], 3000)}).to_csv(unusable, index=False)
     with pytest.raises(NoFeatures):
         diagnose(unusable, "left")
+    assert len(cancelled) == 1 and cancelled[0]  # workers were running, then cancelled
     for _ in range(50):  # killed by then: gone once their exit is collected
         if not _live_children():
             break
