@@ -74,6 +74,14 @@ EXPANDED_MAX_CELLS = 20_000_000
 HOLES_MASKED_WHOLE = 4
 # column_scaling standardizes this many columns at a time: a small copy instead of all X.
 SCALING_COLUMNS = 16
+# _any_nonzero looks at this many columns at a time.
+ANY_COLUMNS = 8
+# Predictions one matrix product of _errors makes at most (bytes): the three penalties of a
+# learning subset in one product, a binary fold's 62 alphas on 160,000 rows in three (one
+# product for all of them was no faster: the metrics, not the product, take the time there).
+SCORE_BYTES = 32 << 20
+# Float32 rows are scored this many at a time in float64 (8 MB of 132 columns).
+SCORE_ROWS = 8_192
 # Binary paths take Newton steps with a p x p Hessian (paths_newton.py) up to this many features;
 # wider designs go through scikit-learn's solvers on the SVD scores.
 NEWTON_MAX_FEATURES = 2_000
@@ -454,15 +462,22 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
 
 def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
                     start, metrics=None, Xv=None, yv=None):
-    Xt, mean, scale = standardize(X, train)
+    if _float32_rows(task, len(range(X.shape[0])[train]) if isinstance(train, slice)
+                     else len(train), X.shape[1], precision):
+        # Only float32 rows are fitted on (paths_newton.Design, certified=False): made
+        # without a float64 copy of the standardized rows; scoring reads the float32 ones.
+        Xt, mean, scale, varies = standardize32(X, train)
+        design = newton_design(Xt, task, precision)
+    else:
+        Xt, mean, scale = standardize(X, train)
+        design = newton_design(Xt, task, precision) if task != "regression" else None
+        if design is not None and design.X is not None:
+            Xt = design.X  # the same rows, column-major: one copy, not two
+        varies = task == "regression" or _any_nonzero(Xt)
     if Xv is None:
         Xv, yv = X, y
     Xv = apply_standardize(Xv, validation, mean, scale)
     yt, yv = y[train], yv[validation]
-    design = newton_design(Xt, task, precision) if task != "regression" else None
-    if design is not None and design.X is not None:
-        Xt = design.X  # the same rows, column-major: one copy, not two
-    varies = task == "regression" or bool(Xt.any())
     fits: dict[str, _Fit] = {}
     for penalty, alphas in grids.items():
         alphas = np.asarray(alphas, dtype=float)
@@ -472,9 +487,45 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
             begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
                                             saturate, precision, begin, design, varies)
-    train_errors = {p: _errors(Xt, yt, f, task, n_classes, metrics) for p, f in fits.items()}
-    val_errors = {p: _errors(Xv, yv, f, task, n_classes, metrics) for p, f in fits.items()}
+    train_errors = _errors(Xt, yt, fits, task, n_classes, metrics)
+    val_errors = _errors(Xv, yv, fits, task, n_classes, metrics)
     return train_errors, val_errors, fits
+
+
+def _any_nonzero(X: np.ndarray) -> bool:
+    """X.any(), a few columns at a time: a standardized column that varies has a non-zero in
+    the first of them, so this reads a few columns, not all X (20 ms on 124,000 x 132)."""
+    return any(X[:, j:j + ANY_COLUMNS].any() for j in range(0, X.shape[1], ANY_COLUMNS))
+
+
+def _float32_rows(task: str, n: int, p: int, precision: Precision) -> bool:
+    """Are n x p training rows fitted on float32 rows alone (binary Newton steps above
+    HESSIAN_ROWS rows, at a tolerance float32 gradients meet: the learning curves')?"""
+    if task != "binary" or p >= n or p > NEWTON_MAX_FEATURES:
+        return False
+    from .paths_newton import FLOAT32_TOL, HESSIAN_ROWS  # it builds on this module
+
+    return n > HESSIAN_ROWS and precision.logistic_tol >= FLOAT32_TOL
+
+
+def standardize32(X: np.ndarray, train: np.ndarray | slice
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+    """standardize's rows as column-major float32, its mean and scale, and whether any
+    standardized value is non-zero; made SCALING_COLUMNS columns at a time (each column's
+    numbers are standardize's own, then rounded), so no float64 copy of all the rows exists
+    (the learning curves' subsets on the 200k binary benchmark file: 2.2 s of 14 s in one
+    process went to standardizing in float64)."""
+    n = len(range(X.shape[0])[train]) if isinstance(train, slice) else len(train)
+    p = X.shape[1]
+    rows = np.empty((n, p), dtype=np.float32, order="F")
+    mean, scale = np.empty(p), np.empty(p)
+    varies = False
+    for j in range(0, p, SCALING_COLUMNS):
+        columns = slice(j, min(j + SCALING_COLUMNS, p))
+        block, mean[columns], scale[columns] = standardize(X[:, columns], train)
+        rows[:, columns] = block
+        varies = varies or _any_nonzero(block)
+    return rows, mean, scale, varies
 
 
 def newton_design(Xt: np.ndarray, task: str, precision: Precision = EXACT):
@@ -489,24 +540,48 @@ def newton_design(Xt: np.ndarray, task: str, precision: Precision = EXACT):
     return Design(Xt, certified=precision.logistic_tol < FLOAT32_TOL)
 
 
-def _errors(Xs, y, fit: _Fit, task, n_classes, metrics=None) -> dict[str, np.ndarray]:
-    out = {m: np.full(fit.coef.shape[0], np.nan) for m in metric_names(task)}
-    fitted = ~np.isnan(fit.coef).any(axis=(1, 2))
-    if y.size == 0 or not fitted.any() or (metrics is not None and not metrics):
+def _errors(Xs, y, fits: Mapping[str, _Fit], task, n_classes, metrics=None
+            ) -> dict[str, dict[str, np.ndarray]]:
+    """Each fit's errors on the rows Xs: {penalty: {metric: an error per alpha}} (NaN where
+    not fitted, or a metric not asked for).
+
+    The models of every penalty are scored together, in as few matrix products as SCORE_BYTES
+    of predictions allow (BLAS; einsum's loop took 4x longer on 160,000 rows): the rows are
+    read once for all of them, not once per penalty."""
+    out = {penalty: {m: np.full(fit.coef.shape[0], np.nan) for m in metric_names(task)}
+           for penalty, fit in fits.items()}
+    models = [(penalty, int(a)) for penalty, fit in fits.items()
+              for a in np.flatnonzero(~np.isnan(fit.coef).any(axis=(1, 2)))]
+    if y.size == 0 or not models or (metrics is not None and not metrics):
         return out
-    # One matrix product for every alpha (BLAS; einsum's loop took 4x longer on 160,000 rows).
-    coef = fit.coef[fitted]
-    A, K, p = coef.shape
-    eta = (coef.reshape(A * K, p) @ Xs.T).reshape(A, K, -1).transpose(0, 2, 1) \
-        + fit.intercept[fitted][:, None, :]
-    if task == "regression":
-        errors = regression_errors(y, eta[:, :, 0].T)
-    else:
-        errors = binary_errors(y, expit(eta[:, :, 0]), metrics) if task == "binary" else \
-            classification_errors(y, probabilities(eta), n_classes)
-    for m in out:  # a two-class target modelled as multiclass also gets a ROC AUC: not asked
-        if metrics is None or m in metrics:
-            out[m][fitted] = errors[m]
+    K = next(iter(fits.values())).coef.shape[1]
+    per_product = max(1, SCORE_BYTES // (8 * K * y.size))
+    for lo in range(0, len(models), per_product):
+        group = models[lo:lo + per_product]
+        coef = np.stack([fits[penalty].coef[a] for penalty, a in group])
+        A, _, p = coef.shape
+        eta = _products(coef.reshape(A * K, p), Xs).reshape(A, K, -1).transpose(0, 2, 1) \
+            + np.stack([fits[penalty].intercept[a] for penalty, a in group])[:, None, :]
+        if task == "regression":
+            errors = regression_errors(y, eta[:, :, 0].T)
+        else:
+            errors = binary_errors(y, expit(eta[:, :, 0]), metrics) if task == "binary" \
+                else classification_errors(y, probabilities(eta), n_classes)
+        for k, (penalty, a) in enumerate(group):
+            for m in out[penalty]:  # a two-class target modelled as multiclass also gets a
+                if metrics is None or m in metrics:  # ROC AUC: not asked
+                    out[penalty][m][a] = errors[m][k]
+    return out
+
+
+def _products(coef: np.ndarray, Xs: np.ndarray) -> np.ndarray:
+    """coef @ Xs.T in float64: float32 rows are converted SCORE_ROWS at a time (exactly), not
+    all at once."""
+    if Xs.dtype == np.float64:
+        return coef @ Xs.T
+    out = np.empty((coef.shape[0], Xs.shape[0]))
+    for lo in range(0, Xs.shape[0], SCORE_ROWS):
+        out[:, lo:lo + SCORE_ROWS] = coef @ Xs[lo:lo + SCORE_ROWS].astype(np.float64).T
     return out
 
 
@@ -626,8 +701,8 @@ def _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, on_saturation,
     n, p = Xt.shape
     A = alphas.size
     outputs = 1 if task == "binary" else n_classes
-    present = np.unique(yt)
     counts = np.bincount(yt, minlength=n_classes).astype(float)
+    present = np.flatnonzero(counts)  # np.unique(yt) without sorting yt's rows
     with np.errstate(divide="ignore", invalid="ignore"):
         prior = np.log(counts / n)  # -inf for a class this fold never saw
         base = np.array([prior[1] - prior[0]]) if task == "binary" else prior

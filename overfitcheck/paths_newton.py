@@ -105,7 +105,8 @@ class Design:
         if n > HESSIAN_ROWS:
             self.rows = np.sort(np.random.default_rng(0).choice(n, HESSIAN_ROWS, replace=False))
             self.X = np.asfortranarray(Xt) if certified else None
-            self.X32 = (self.X if certified else Xt).astype(np.float32, order="F")
+            # Float32 rows given (paths.standardize32) are used as they are, not copied.
+            self.X32 = np.asarray(self.X if certified else Xt, dtype=np.float32, order="F")
             self.Xh = take_rows(self.X if certified else self.X32, self.rows)
             self.squares = np.square(self.X32)
         else:

@@ -625,3 +625,93 @@ def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(t
     assert not _live_children()
     report = diagnose(ROOT / "sample_data" / "telco_churn.csv", "churn", cv=3, n_alphas=4)
     assert report.task == "binary" and np.isfinite(report.curves["l2"].validation_mean).all()
+
+
+@pytest.mark.parametrize("rows", ["index", "slice"])
+def test_float32_standardized_rows_are_standardizes_own_rounded(rows):
+    """standardize32 (the learning subsets' rows, made a few columns at a time) gives
+    standardize's mean, scale and rows, the rows rounded to float32 and column-major: missing
+    values, a column missing in many rows and a constant column included."""
+    from overfitcheck.paths import standardize32
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(5.0, 2.0, (3_000, 37))
+    X[rng.random(X.shape) < 0.03] = np.nan
+    X[rng.random(3_000) < 0.6, 4] = np.nan
+    X[:, 9] = 7.5
+    X = np.asfortranarray(X)
+    train = np.sort(rng.choice(3_000, 2_100, replace=False)) if rows == "index" \
+        else slice(100, 2_600)
+    Xt, mean, scale = standardize(X, train)
+    X32, mean32, scale32, varies = standardize32(X, train)
+    assert X32.dtype == np.float32 and X32.flags.f_contiguous and varies
+    np.testing.assert_array_equal(X32, Xt.astype(np.float32))
+    np.testing.assert_array_equal(mean32, mean)
+    np.testing.assert_array_equal(scale32, scale)
+    assert not standardize32(np.asfortranarray(np.full((500, 3), 2.0)), train=slice(None))[3]
+
+
+def test_learning_subsets_above_hessian_rows_fit_and_score_float32_rows(monkeypatch):
+    """Above HESSIAN_ROWS rows a PLOT fit (the learning curves') reads float32 rows alone:
+    they are made without a float64 copy (standardize32) and also score its training rows. The
+    models are those fitted from the float64 copy's rounding (the same float32 rows), so the
+    validation errors are the same numbers; the training errors move by the rows' rounding
+    alone (far below PLOT's own tolerance): about 1e-10 for the log loss and the Brier score,
+    and for the counts (accuracy, ROC AUC) at most a pair or a row whose order or side moved
+    (one pair of telco's fold is 1.6e-7 of the AUC)."""
+    import overfitcheck.paths as paths_module
+    import overfitcheck.paths_newton as newton
+    from overfitcheck.paths import PLOT
+
+    _, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv", target="churn")
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    made = []
+    real = paths_module.standardize32
+    monkeypatch.setattr(paths_module, "standardize32", lambda *a: made.append(1) or real(*a))
+    picked = {p: alphas[[10]] for p, alphas in grids.items()}
+    picked["none"] = np.array([0.0])
+
+    def fit():
+        return fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes,
+                         splits.folds[:2], picked, coef_on_all_rows=False, precision=PLOT)
+
+    lean = fit()
+    assert len(made) == 2
+    monkeypatch.setattr(paths_module, "_float32_rows", lambda *a: False)
+    full = fit()
+    assert len(made) == 2
+    for penalty in picked:
+        for metric, values in lean[penalty].validation.items():
+            np.testing.assert_array_equal(values, full[penalty].validation[metric])
+        for metric, values in lean[penalty].train.items():
+            smooth = metric in ("log_loss", "brier")
+            np.testing.assert_allclose(values, full[penalty].train[metric],
+                                       rtol=1e-8 if smooth else 0,
+                                       atol=0 if smooth else 1e-6, err_msg=f"{penalty} {metric}")
+
+
+def test_penalties_scored_together_score_as_apart(monkeypatch):
+    """_errors scores every penalty's alphas in a few matrix products: the numbers each
+    penalty gets alone, whether the products hold every model or one each."""
+    import overfitcheck.paths as paths_module
+    from overfitcheck.paths import _errors, _Fit
+
+    rng = np.random.default_rng(5)
+    Xs = np.asfortranarray(rng.standard_normal((4_000, 12)))
+    y = (rng.random(4_000) < 0.3).astype(int)
+    fits = {"baseline": _Fit(np.zeros((1, 1, 12)), np.full((1, 1), -0.8), np.zeros(1, int)),
+            "l1": _Fit(rng.normal(0, 0.3, (6, 1, 12)), rng.normal(size=(6, 1)),
+                       np.zeros(6, int)),
+            "l2": _Fit(rng.normal(0, 0.3, (6, 1, 12)), rng.normal(size=(6, 1)),
+                       np.zeros(6, int))}
+    fits["l1"].coef[4:] = np.nan  # saturated: not fitted, NaN errors
+    apart = {p: _errors(Xs, y, {p: fit}, "binary", 2)[p] for p, fit in fits.items()}
+    for budget in (paths_module.SCORE_BYTES, 1):
+        monkeypatch.setattr(paths_module, "SCORE_BYTES", budget)
+        together = _errors(Xs, y, fits, "binary", 2)
+        for penalty, errors in apart.items():
+            for metric, values in errors.items():
+                np.testing.assert_allclose(together[penalty][metric], values, rtol=1e-14,
+                                           err_msg=f"{penalty} {metric}")
+        assert np.isnan(together["l1"]["log_loss"][4:]).all()
+        assert not np.isnan(together["l1"]["log_loss"][:4]).any()
