@@ -715,3 +715,38 @@ def test_penalties_scored_together_score_as_apart(monkeypatch):
                                            err_msg=f"{penalty} {metric}")
         assert np.isnan(together["l1"]["log_loss"][4:]).all()
         assert not np.isnan(together["l1"]["log_loss"][:4]).any()
+
+
+def test_a_certified_l2_path_takes_its_hessians_from_every_row(monkeypatch):
+    """Above HESSIAN_ROWS rows a certified (EXACT) L2 path computes its Hessians from every
+    row, an L1 path and a PLOT fit from the sample; the L2 fits are the optimum either way
+    (the Hessian only shapes the steps): the objective of a path with sampled Hessians."""
+    import overfitcheck.paths_newton as newton
+    from overfitcheck.paths import PLOT
+
+    Xt, yt, grids = _telco_first_fold()
+    monkeypatch.setattr(newton, "HESSIAN_ROWS", 2_000)
+    rows_seen = []
+    real = newton._weighted_gram
+    monkeypatch.setattr(newton, "_weighted_gram",
+                        lambda Xh, w: rows_seen.append(Xh.shape[0]) or real(Xh, w))
+    alphas = grids["l2"][:15]
+    every = newton.binary_path(Xt, yt, "l2", alphas, None, EXACT)
+    assert rows_seen and set(rows_seen) == {Xt.shape[0]}
+    for penalty, precision in (("l1", EXACT), ("l2", PLOT)):
+        rows_seen.clear()
+        newton.binary_path(Xt, yt, penalty, grids[penalty][:3], None, precision)
+        assert rows_seen and set(rows_seen) == {2_000}, penalty
+    monkeypatch.setattr(newton._Hessian, "from_every_row", lambda self: None)
+    rows_seen.clear()
+    sampled = newton.binary_path(Xt, yt, "l2", alphas, None, EXACT)
+    assert set(rows_seen) == {2_000}
+    assert not every.not_converged.any() and not sampled.not_converged.any()
+    y = (yt == 1).astype(float)
+    for a, alpha in enumerate(alphas):
+        values = []
+        for fit in (every, sampled):
+            beta = fit.coef[a, 0]
+            eta = Xt @ beta + fit.intercept[a, 0]
+            values.append(np.mean(np.logaddexp(0, eta) - y * eta) + 0.5 * alpha * beta @ beta)
+        np.testing.assert_allclose(values[0], values[1], rtol=1e-12)
