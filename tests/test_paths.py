@@ -47,6 +47,14 @@ def _telco_first_fold():
     return standardize(dataset.X, train)[0], dataset.y[train], grids
 
 
+def _objective(Xt, y, path, a, alpha, penalty):
+    """A binary path's penalized mean log loss at its a-th alpha (y as 0/1), and its eta."""
+    beta = path.coef[a, 0]
+    eta = Xt @ beta + path.intercept[a, 0]
+    penalty_term = alpha * (np.abs(beta).sum() if penalty == "l1" else 0.5 * beta @ beta)
+    return np.mean(np.logaddexp(0, eta) - y * eta) + penalty_term, eta
+
+
 def _reference(frame, dataset, splits, make_model, scoring, drop_first=False):
     """cross_validate fold by fold: the alpha -> sklearn mapping depends on n_train."""
     out = {f"{side}_{m}": [] for side in ("train", "test") for m in scoring}
@@ -425,15 +433,9 @@ def test_a_fast_paths_last_step_is_taken_by_the_certificates_pass(monkeypatch, p
     assert not fit.not_converged.any() and not plain.not_converged.any()
     y = (yt == 1).astype(float)
     for a, alpha in enumerate(alphas):
-        objectives = []
-        for path in (fit, plain):
-            beta = path.coef[a, 0]
-            eta = Xt @ beta + path.intercept[a, 0]
-            penalty_term = alpha * (np.abs(beta).sum() if penalty == "l1" else 0.5 * beta @ beta)
-            objectives.append(np.mean(np.logaddexp(0, eta) - y * eta) + penalty_term)
-            if path is fit:
-                eta_fit = eta
-        np.testing.assert_allclose(objectives[0], objectives[1], rtol=1e-9)
+        objective_fit, eta_fit = _objective(Xt, y, fit, a, alpha, penalty)
+        objective, eta = _objective(Xt, y, plain, a, alpha, penalty)
+        np.testing.assert_allclose(objective_fit, objective, rtol=1e-9)
         np.testing.assert_allclose(eta_fit, eta, rtol=0, atol=1e-4)
 
 
@@ -744,9 +746,5 @@ def test_a_certified_l2_path_takes_its_hessians_from_every_row(monkeypatch):
     assert not every.not_converged.any() and not sampled.not_converged.any()
     y = (yt == 1).astype(float)
     for a, alpha in enumerate(alphas):
-        values = []
-        for fit in (every, sampled):
-            beta = fit.coef[a, 0]
-            eta = Xt @ beta + fit.intercept[a, 0]
-            values.append(np.mean(np.logaddexp(0, eta) - y * eta) + 0.5 * alpha * beta @ beta)
-        np.testing.assert_allclose(values[0], values[1], rtol=1e-12)
+        np.testing.assert_allclose(_objective(Xt, y, every, a, alpha, "l2")[0],
+                                   _objective(Xt, y, sampled, a, alpha, "l2")[0], rtol=1e-12)
