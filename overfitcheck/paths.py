@@ -462,8 +462,7 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
 
 def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
                     start, metrics=None, Xv=None, yv=None):
-    if _float32_rows(task, len(range(X.shape[0])[train]) if isinstance(train, slice)
-                     else len(train), X.shape[1], precision):
+    if _float32_rows(task, _n_rows(X, train), X.shape[1], precision):
         # Only float32 rows are fitted on (paths_newton.Design, certified=False): made
         # without a float64 copy of the standardized rows; scoring reads the float32 ones.
         Xt, mean, scale, varies = standardize32(X, train)
@@ -494,14 +493,25 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
 
 def _any_nonzero(X: np.ndarray) -> bool:
     """X.any(), a few columns at a time: a standardized column that varies has a non-zero in
-    the first of them, so this reads a few columns, not all X (20 ms on 124,000 x 132)."""
+    the first of them, so this reads a few columns, not all X (X.any() took 20 ms on
+    124,000 x 132)."""
     return any(X[:, j:j + ANY_COLUMNS].any() for j in range(0, X.shape[1], ANY_COLUMNS))
+
+
+def _n_rows(X: np.ndarray, rows: np.ndarray | slice) -> int:
+    """How many rows of X `rows` (indices or a slice) selects."""
+    return len(range(X.shape[0])[rows]) if isinstance(rows, slice) else len(rows)
+
+
+def _newton_suits(task: str, n: int, p: int) -> bool:
+    """Are n x p training rows fitted by Newton steps (paths_newton.py), not scikit-learn?"""
+    return task == "binary" and p < n and p <= NEWTON_MAX_FEATURES
 
 
 def _float32_rows(task: str, n: int, p: int, precision: Precision) -> bool:
     """Are n x p training rows fitted on float32 rows alone (binary Newton steps above
     HESSIAN_ROWS rows, at a tolerance float32 gradients meet: the learning curves')?"""
-    if task != "binary" or p >= n or p > NEWTON_MAX_FEATURES:
+    if not _newton_suits(task, n, p):
         return False
     from .paths_newton import FLOAT32_TOL, HESSIAN_ROWS  # it builds on this module
 
@@ -516,9 +526,8 @@ def standardize32(X: np.ndarray, train: np.ndarray | slice
     and the Newton design takes these rows as they are, with no conversion of its own (the
     learning subsets of the 200k binary benchmark file: standardizing takes about as long as
     before, the conversion and the 'does any column vary' pass are gone)."""
-    n = len(range(X.shape[0])[train]) if isinstance(train, slice) else len(train)
     p = X.shape[1]
-    rows = np.empty((n, p), dtype=np.float32, order="F")
+    rows = np.empty((_n_rows(X, train), p), dtype=np.float32, order="F")
     mean, scale = np.empty(p), np.empty(p)
     varies = False
     for j in range(0, p, SCALING_COLUMNS):
@@ -533,8 +542,7 @@ def newton_design(Xt: np.ndarray, task: str, precision: Precision = EXACT):
     """The rows Newton steps fit a binary target on (paths_newton.Design), shared by every
     penalty of a fold; None where scikit-learn's solvers fit it (wider than tall, or above
     NEWTON_MAX_FEATURES). Fits at a tolerance float32 gradients meet need no float64 copy."""
-    n, p = Xt.shape
-    if task != "binary" or p >= n or p > NEWTON_MAX_FEATURES:
+    if not _newton_suits(task, *Xt.shape):
         return None
     from .paths_newton import FLOAT32_TOL, Design  # it builds on this module
 
