@@ -372,10 +372,17 @@ def column_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """standardize's mean and scale over every row of X, a few columns at a time (each column's
     numbers are standardize's own): no copy of all X."""
     mean, scale = np.empty(X.shape[1]), np.empty(X.shape[1])
-    for j in range(0, X.shape[1], SCALING_COLUMNS):
-        _, mean[j:j + SCALING_COLUMNS], scale[j:j + SCALING_COLUMNS] = standardize(
-            X[:, j:j + SCALING_COLUMNS], slice(None))
+    for columns, _, block_mean, block_scale in _column_blocks(X, slice(None)):
+        mean[columns], scale[columns] = block_mean, block_scale
     return mean, scale
+
+
+def _column_blocks(X: np.ndarray, rows: np.ndarray | slice):
+    """standardize(X[:, columns], rows) for SCALING_COLUMNS columns at a time, with the
+    columns: (columns, standardized rows, mean, scale)."""
+    for j in range(0, X.shape[1], SCALING_COLUMNS):
+        columns = slice(j, min(j + SCALING_COLUMNS, X.shape[1]))
+        yield columns, *standardize(X[:, columns], rows)
 
 
 def apply_standardize(X: np.ndarray, rows: np.ndarray, mean: np.ndarray, scale: np.ndarray
@@ -530,10 +537,8 @@ def standardize32(X: np.ndarray, train: np.ndarray | slice
     rows = np.empty((_n_rows(X, train), p), dtype=np.float32, order="F")
     mean, scale = np.empty(p), np.empty(p)
     varies = False
-    for j in range(0, p, SCALING_COLUMNS):
-        columns = slice(j, min(j + SCALING_COLUMNS, p))
-        block, mean[columns], scale[columns] = standardize(X[:, columns], train)
-        rows[:, columns] = block
+    for columns, block, block_mean, block_scale in _column_blocks(X, train):
+        rows[:, columns], mean[columns], scale[columns] = block, block_mean, block_scale
         varies = varies or _any_nonzero(block)
     return rows, mean, scale, varies
 
