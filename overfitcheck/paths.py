@@ -186,16 +186,19 @@ class StartedWorkers:
 
     def cancel(self) -> None:
         """The diagnosis ends before fitting (bad data, Ctrl-C): kill the processes rather
-        than wait out their imports (2 s). Killed, as a crashed worker, joblib's executor is
-        only marked broken (the next call makes a new one); dropping the tasks instead
-        (closing the results) races with joblib's own thread, which then prints a
-        traceback."""
+        than wait out their imports (2 s), then shut joblib's executor down so that the next
+        call makes a new one. Dropping the tasks instead (closing the results) races with
+        joblib's own thread, which then prints a traceback."""
         executor = getattr(sys.modules.get("joblib.externals.loky.reusable_executor"),
                            "_executor", None)
         for process in list(getattr(executor, "_processes", {}).values()):
             with contextlib.suppress(OSError):
                 os.kill(process.pid, signal.SIGKILL)
         self.ready()
+        if executor is not None:
+            # Idle workers killed are found dead by joblib's thread only later; until then the
+            # next call would reuse the executor and fail (TerminatedWorkerError).
+            executor.shutdown(wait=True, kill_workers=True)
 
 
 def _ready_worker() -> None:

@@ -629,6 +629,25 @@ def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(t
     assert report.task == "binary" and np.isfinite(report.curves["l2"].validation_mean).all()
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers start")
+def test_workers_cancelled_once_idle_leave_the_next_fits_a_working_executor():
+    """Workers that finished starting before the diagnosis ended are killed idle; joblib
+    would find them dead only later, so a fit right after (a notebook's next diagnosis) met
+    the dead executor (CI at 765f608). cancel() shuts it down: the next fits get new ones."""
+    from overfitcheck.paths import StartedWorkers
+
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn", cv=3)
+    small = {"none": np.array([0.0])}
+    for _ in range(3):
+        started = StartedWorkers(2)
+        started.ready()
+        started.cancel()
+        paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
+                          small, jobs=2)
+        assert np.isfinite(paths["none"].validation["log_loss"]).all()
+
+
 @pytest.mark.parametrize("rows", ["index", "slice"])
 def test_float32_standardized_rows_are_standardizes_own_rounded(rows):
     """standardize32 (the learning subsets' rows, made a few columns at a time) gives
