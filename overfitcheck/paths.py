@@ -523,9 +523,9 @@ def _float32_rows(task: str, n: int, p: int, precision: Precision) -> bool:
     HESSIAN_ROWS rows, at a tolerance float32 gradients meet: the learning curves')?"""
     if not _newton_suits(task, n, p):
         return False
-    from .paths_newton import FLOAT32_TOL, HESSIAN_ROWS  # it builds on this module
+    from .paths_newton import HESSIAN_ROWS, certifies  # it builds on this module
 
-    return n > HESSIAN_ROWS and precision.logistic_tol >= FLOAT32_TOL
+    return n > HESSIAN_ROWS and not certifies(precision)
 
 
 def standardize32(X: np.ndarray, train: np.ndarray | slice
@@ -552,9 +552,9 @@ def newton_design(Xt: np.ndarray, task: str, precision: Precision = EXACT):
     NEWTON_MAX_FEATURES). Fits at a tolerance float32 gradients meet need no float64 copy."""
     if not _newton_suits(task, *Xt.shape):
         return None
-    from .paths_newton import FLOAT32_TOL, Design  # it builds on this module
+    from .paths_newton import Design, certifies  # it builds on this module
 
-    return Design(Xt, certified=precision.logistic_tol < FLOAT32_TOL)
+    return Design(Xt, certified=certifies(precision))
 
 
 def _errors(Xs, y, fits: Mapping[str, _Fit], task, n_classes, metrics=None

@@ -89,6 +89,12 @@ FINISH_RATIO = 1.0
 FLOAT32_TOL = 1e-6
 
 
+def certifies(precision: Precision) -> bool:
+    """Do fits at this precision end at a float64 certificate (a tolerance below FLOAT32_TOL),
+    rather than trust the float32 gradient (the learning curves' PLOT)?"""
+    return precision.logistic_tol < FLOAT32_TOL
+
+
 class Design:
     """A fold's standardized rows as the steps use them, made once for all its penalties:
     column-major (the two passes of a step, X d and X'r, run about 20% faster, measured on
@@ -199,7 +205,7 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
         b0 = _best_intercept(eta, yf, b0)
         point = _Point(start.copy(), b0, eta + b0, yf)
     hessian = _Hessian(design.Xh, design.rows, design.squares, design.X32)
-    if penalty == "l2" and precision.logistic_tol < FLOAT32_TOL:
+    if penalty == "l2" and certifies(precision):
         # A certified L2 path takes its Hessians from every row from the start: its small
         # alphas' steps creep along directions the sample's curvature gets wrong. Measured on
         # the 200k binary benchmark file's 5 folds and all rows (EXACT): 385 float32 and 284
@@ -383,7 +389,7 @@ def _fit_alpha(design: Design, y, hessian: _Hessian, point: _Point, penalty, alp
     """
     fast = design.X32 is not None
     # A tolerance float32 gradients resolve needs no float64 certificate.
-    trusted = precision.logistic_tol >= FLOAT32_TOL
+    trusted = not certifies(precision)
     current = point.loss + _penalty(point.beta, penalty, alpha)
     last_gain = last_gap = None
     for _ in range(min(precision.newton_max_iter, MAX_STEPS)):
