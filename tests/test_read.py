@@ -121,6 +121,21 @@ def test_missing_value_spellings_become_missing(tmp_path):
     assert read_table(path).frame["a"].isna().sum() == 3
 
 
+@pytest.mark.parametrize("size", [0, 1, 63, 64, 65, 200])
+def test_the_file_hash_is_sha256_whatever_the_file_size_against_the_block(
+        tmp_path, monkeypatch, size):
+    """digest._hash reads into one buffer of at most BLOCK_BYTES (here 64) and hashes what each
+    read filled: empty, short, exact and ragged last blocks."""
+    import hashlib
+
+    from overfitcheck import digest
+
+    monkeypatch.setattr(digest, "BLOCK_BYTES", 64)
+    path = tmp_path / "data.csv"
+    path.write_bytes(bytes(range(256))[:size] if size <= 256 else b"")
+    assert digest.sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def test_a_hash_started_early_is_the_file_hash_and_a_changed_file_is_hashed_again(
         tmp_path, monkeypatch):
     """The command line starts hashing its input before the heavy imports (digest.start); the
@@ -133,7 +148,7 @@ def test_a_hash_started_early_is_the_file_hash_and_a_changed_file_is_hashed_agai
     real = digest._hash
     monkeypatch.setattr(digest, "_hash", lambda handle: hashed.append(1) or real(handle))
     path = tmp_path / "data.csv"
-    path.write_bytes(CSV.encode() * 50_000)  # several read blocks
+    path.write_bytes(CSV.encode() * 50_000)
     digest.start(path)
     assert digest.sha256(path) == hashlib.sha256(path.read_bytes()).hexdigest()
     assert len(hashed) == 1  # the early hash was taken, not a second one
