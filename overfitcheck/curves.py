@@ -174,9 +174,12 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
         if newton and penalty in ("l1", "l2") and curve.coef is not None \
                 and np.isfinite(curve.coef[curve.index_min]).all():
             # Newton steps start from the model fitted on all rows at the chosen alpha, a few
-            # steps from each subset's (unique, penalized) optimum; the unpenalized fit starts
-            # cold, as its fold paths did: on separable subsets it has no optimum to reach, and
-            # where its capped steps stop depends on the start.
+            # steps from each subset's (unique, penalized) optimum. Not the unpenalized fit:
+            # a coefficient a subset cannot determine (a level none of its rows has) would
+            # keep that model's value. It starts from the subset's own L2 fit instead
+            # (fit_paths' unpenalized_from_l2), which reaches the model a start from zero
+            # reaches: on the 200k binary benchmark file's learning curves, 64 Newton steps
+            # against 205, and L1 and L2, fitted first, 73 and 78 against 123 and 140.
             if scale is None:
                 scale = (scaling if scaling is not None else column_scaling(dataset.X))[1]
             starts[penalty] = curve.coef[curve.index_min] / scale
@@ -190,7 +193,7 @@ def learning_curves(dataset: Dataset, splits: Splits, curves: dict[str, Curve], 
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, folds, grids,
                       coef_on_all_rows=False, jobs=jobs, precision=PLOT,
                       on_saturation="hold", on_fit_done=on_fit_done, start=starts,
-                      metrics=(metric,), runs=runs) if folds else {}
+                      metrics=(metric,), runs=runs, unpenalized_from_l2=True) if folds else {}
     out = {}
     for penalty, curve in curves.items():
         train = np.tile(curve.train_folds[curve.index_min], (len(LEARNING_FRACTIONS), 1))

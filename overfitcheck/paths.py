@@ -240,7 +240,8 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
               precision: Precision = EXACT, on_saturation: str = "skip",
               on_fit_done=None, start: Mapping[str, np.ndarray] | None = None,
               metrics: Sequence[str] | None = None,
-              runs: Sequence[Sequence[int]] | None = None) -> dict[str, PenaltyPath]:
+              runs: Sequence[Sequence[int]] | None = None,
+              unpenalized_from_l2: bool = False) -> dict[str, PenaltyPath]:
     """Fit and score every penalty along its grid on every fold; optionally refit on all rows.
 
     grids maps "baseline", "none", "l1", "l2" to alphas (ignored for baseline and none).
@@ -257,6 +258,13 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     are nested, as learning subsets are: each group goes to one worker, which takes its rows
     out of X once (the largest set, ordered so that every smaller one is a prefix) instead of
     once per fold. Default: every fold on its own.
+    unpenalized_from_l2: binary Newton paths only: each fold's unpenalized fit begins at that
+    fold's L2 fit at its smallest alpha (fitted first) instead of at zero. An L2 optimum is a
+    combination of the fold's standardized rows (its gradient condition says so), as zero is,
+    so the steps reach the same model: a coefficient the rows cannot determine (a level no row
+    of the fold has) stays 0, where a start from another fold's model would leave it. A fit
+    that reaches its cap from there (separable rows, no optimum: where the steps stop depends
+    on the start) is fitted again from zero.
     A tall regression design is reduced to cell statistics instead (paths_gram.py): exact and
     much faster, the same numbers.
     """
@@ -287,7 +295,7 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     # The fit on all rows is kept for its coefficients alone: it is not scored (()).
     work = [delayed(_fit_run)(X, y, trains, va, task, n_classes, grids, precision,
                               on_saturation if va.size else None, start or {},
-                              metrics if va.size else ())
+                              metrics if va.size else (), unpenalized_from_l2)
             for trains, va in tasks]
     if jobs != 1 and len(work) > 1:
         # Processes, not threads: warning filters are process-wide and scikit-learn flips them
@@ -411,19 +419,20 @@ def take_rows(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
 
 
 def _fit_run(X, y, trains, validation, task, n_classes, grids, precision, saturate, start,
-             metrics):
+             metrics, unpenalized_from_l2=False):
     """_fit_fold for each of nested training sets sharing `validation` (fit_paths' runs), with
     the rows taken out of X once: ordered so that each set is a prefix of the largest."""
     if task != "regression":
         keep_freed_heap()  # a Newton step's temporaries would be fresh pages every time
     if len(trains) == 1:
         return [_fit_fold(X, y, trains[0], validation, task, n_classes, grids, precision,
-                          saturate, start, metrics)]
+                          saturate, start, metrics, unpenalized_from_l2=unpenalized_from_l2)]
     order, sizes = nested_order(trains)
     Xr, Vr = take_rows(X, order), take_rows(X, validation)
     yr = y[order]
     return [_fit_fold(Xr, yr, slice(0, size), slice(None), task, n_classes, grids, precision,
-                      saturate, start, metrics, Xv=Vr, yv=y[validation]) for size in sizes]
+                      saturate, start, metrics, Xv=Vr, yv=y[validation],
+                      unpenalized_from_l2=unpenalized_from_l2) for size in sizes]
 
 
 def nested_order(trains: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
@@ -446,7 +455,7 @@ def nested_order(trains: Sequence[np.ndarray]) -> tuple[np.ndarray, list[int]]:
 
 
 def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, saturate,
-              start=None, metrics=None, Xv=None, yv=None):
+              start=None, metrics=None, Xv=None, yv=None, unpenalized_from_l2=False):
     """One fold (or all rows): standardize on its training rows, fit every path, score them.
     Validation rows come from X, or are `Xv` (raw) with targets `yv` when given.
 
@@ -467,11 +476,11 @@ def _fit_fold(X, y, train, validation, task, n_classes, grids, precision, satura
         warnings.filterwarnings("ignore", "The number of unique classes is greater than 50%",
                                 UserWarning)
         return _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision,
-                               saturate, start or {}, metrics, Xv, yv)
+                               saturate, start or {}, metrics, Xv, yv, unpenalized_from_l2)
 
 
 def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, saturate,
-                    start, metrics=None, Xv=None, yv=None):
+                    start, metrics=None, Xv=None, yv=None, unpenalized_from_l2=False):
     if _float32_rows(task, _n_rows(X, train), X.shape[1], precision):
         # Only float32 rows are fitted on (paths_newton.Design, certified=False): made
         # without a float64 copy of the standardized rows; scoring reads the float32 ones.
@@ -488,17 +497,35 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
     Xv = apply_standardize(Xv, validation, mean, scale)
     yt, yv = y[train], yv[validation]
     fits: dict[str, _Fit] = {}
-    for penalty, alphas in grids.items():
-        alphas = np.asarray(alphas, dtype=float)
+    from_l2 = unpenalized_from_l2 and design is not None and "l2" in grids
+    # The unpenalized fit after L2 when it starts from L2's (the others keep the grid's order).
+    order = [p for p in grids if not (from_l2 and p == "none")] + \
+        (["none"] if from_l2 and "none" in grids else [])
+    for penalty in order:
+        alphas = np.asarray(grids[penalty], dtype=float)
         if task == "regression":
             fits[penalty] = _fit_regression(Xt, yt, penalty, alphas, precision)
-        else:
-            begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
+            continue
+        begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
+        if penalty == "none" and from_l2:
+            begin = _l2_start(fits["l2"], grids["l2"])
+        fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
+                                        saturate, precision, begin, design, varies)
+        if penalty == "none" and from_l2 and begin is not None and \
+                fits[penalty].not_converged.any():
             fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                            saturate, precision, begin, design, varies)
+                                            saturate, precision, None, design, varies)
+    fits = {penalty: fits[penalty] for penalty in grids}
     train_errors = _errors(Xt, yt, fits, task, n_classes, metrics)
     val_errors = _errors(Xv, yv, fits, task, n_classes, metrics)
     return train_errors, val_errors, fits
+
+
+def _l2_start(fit: _Fit, alphas: np.ndarray) -> np.ndarray | None:
+    """An L2 fit's coefficients at its smallest alpha, where it converged (else None)."""
+    at = int(np.argmin(alphas))
+    coef = fit.coef[at, 0]
+    return coef.copy() if fit.not_converged[at] == 0 and np.isfinite(coef).all() else None
 
 
 def _any_nonzero(X: np.ndarray) -> bool:
