@@ -211,8 +211,8 @@ def binary_path(Xt: np.ndarray | Design, y: np.ndarray, penalty: str, alphas: np
         # the 200k binary benchmark file's 5 folds and all rows (EXACT): 385 float32 and 284
         # float64 passes against 466 and 346, 6 Hessians (every row) against 18 (sampled),
         # 12.8-13.9 s of CPU against 16.5 s. Not L1's (no fewer passes on folds 0-2, more
-        # CPU); PLOT's fits start from a kept Hessian and take the same 468 steps either way
-        # (that file's learning curves).
+        # CPU); PLOT's fits start from a kept Hessian and took the same 468 steps either way
+        # (that file's learning curves, before their unpenalized fits started from L2's).
         hessian.from_every_row()
     if start is not None and design.hessian is not None:
         # A warm start near the optimum (a learning subset's fit from the model on all rows)
