@@ -146,3 +146,51 @@ def test_a_float_column_is_summarized_as_the_generic_rules_do(values):
             assert np.array_equal(a, b), field.name
         else:
             assert a == b, (field.name, a, b)
+
+
+@pytest.mark.parametrize("dtype", ["str", "object", "category", "float"])
+def test_a_categorical_column_encodes_as_one_comparison_of_its_labels_per_level(dtype):
+    """encode_column's one-hot columns are the labels compared with each level as text: missing
+    values are the "(missing)" level, mapped labels their level or "(other)", and a level the
+    column lacks is a column of zeros."""
+    from overfitcheck.dataset import (
+        MISSING_LEVEL,
+        OTHER_LEVEL,
+        Encoding,
+        category_labels,
+        encode_column,
+    )
+
+    values = ["1", "1.0", None, "é", "b", "1", "rare", None, "b", "a"] * 3
+    if dtype == "float":
+        values = [1.0, 1.5, None, 2.0, 3.0, 1.0, 7.0, None, 3.0, 4.0] * 3
+    column = pd.Series(values, dtype=dtype if dtype != "float" else "float64")
+    labels = category_labels(column)
+    present = sorted(set(labels))
+    kept = present[:3]
+    mapping = {label: label if label in kept or label == MISSING_LEVEL else OTHER_LEVEL
+               for label in present}
+    for encoding in (Encoding("categorical", levels=tuple([*present, "absent"])),
+                     Encoding("categorical", levels=(*kept, OTHER_LEVEL, MISSING_LEVEL),
+                              mapping=mapping),
+                     Encoding("categorical", levels=())):
+        text = labels.map(encoding.mapping).fillna(OTHER_LEVEL) if encoding.mapping else labels
+        expected = np.array([[float(label == level) for level in encoding.levels]
+                             for label in text.tolist()]).reshape(len(column), -1)
+        np.testing.assert_array_equal(encode_column(column, encoding), expected)
+
+
+def test_a_pandas_categorical_column_with_missing_values_is_read_as_its_text_is():
+    """A DataFrame's Categorical column (which cannot take a "(missing)" label it does not list)
+    gives the features its values give as text, and the frame is left as it was."""
+    rng = np.random.default_rng(0)
+    n = 60
+    text = pd.Series(rng.choice(["a", "b", None], size=n), dtype=object)
+    numbers = pd.Series(rng.choice([1, 2, None], size=n), dtype=object)
+    as_text = _frame(rng.normal(size=n), c=text, k=numbers)
+    as_categories = as_text.assign(c=text.astype("category"), k=numbers.astype("category"))
+    before = as_categories.copy()
+    expected, got = _load(as_text), _load(as_categories)
+    assert got.feature_names == expected.feature_names
+    np.testing.assert_array_equal(got.X, expected.X)
+    pd.testing.assert_frame_equal(as_categories, before)
