@@ -16,14 +16,29 @@ from overfitcheck.paths import fit_paths
 from overfitcheck.splits import make_splits
 
 
-def test_learning_subsets_started_from_the_model_on_all_rows_equal_cold_fits(monkeypatch):
-    config = Config(target="churn", cv=3)
-    dataset = load_dataset(ROOT / "sample_data" / "telco_churn.csv", config)
+def _curves(path, target: str, alphas: list[int], coef_on_all_rows: bool = True):
+    """A 3-fold binary dataset, its splits and its validation curves at a few grid alphas."""
+    config = Config(target=target, cv=3)
+    dataset = load_dataset(path, config)
     splits = make_splits(dataset, config)
-    grids = {p: alphas[[6, 12, 18]] for p, alphas in alpha_grids(dataset, config).items()}
+    grids = {p: grid[alphas] for p, grid in alpha_grids(dataset, config).items()}
     paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      {"none": np.array([0.0]), **grids})
-    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+                      {"none": np.array([0.0]), **grids}, coef_on_all_rows=coef_on_all_rows)
+    return config, dataset, splits, {p: summarize(path, "log_loss") for p, path in paths.items()}
+
+
+def _unpenalized_from_l2(monkeypatch, value: bool) -> None:
+    """learning_curves' fits with fit_paths' unpenalized_from_l2 set to `value`."""
+    import overfitcheck.curves as curves_module
+
+    real = fit_paths
+    monkeypatch.setattr(curves_module, "fit_paths", lambda *a, **kw: real(
+        *a, **{**kw, "unpenalized_from_l2": value}))
+
+
+def test_learning_subsets_started_from_the_model_on_all_rows_equal_cold_fits(monkeypatch):
+    config, dataset, splits, curves = _curves(ROOT / "sample_data" / "telco_churn.csv", "churn",
+                                              [6, 12, 18])
     starts = []
     cold_path = newton.binary_path
 
@@ -51,13 +66,8 @@ def test_learning_subsets_started_from_the_model_on_all_rows_equal_cold_fits(mon
 def test_the_whole_fold_point_of_a_learning_curve_is_the_fold_fit_at_the_chosen_alpha():
     """The largest learning subset is the whole training fold: its errors are taken from the
     validation curve, and equal a fit of that fold at the chosen alpha made afresh."""
-    config = Config(target="churn", cv=3)
-    dataset = load_dataset(ROOT / "sample_data" / "telco_churn.csv", config)
-    splits = make_splits(dataset, config)
-    grids = {p: alphas[[6, 12, 18]] for p, alphas in alpha_grids(dataset, config).items()}
-    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      {"none": np.array([0.0]), **grids}, coef_on_all_rows=False)
-    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    config, dataset, splits, curves = _curves(ROOT / "sample_data" / "telco_churn.csv", "churn",
+                                              [6, 12, 18], coef_on_all_rows=False)
     learning = learning_curves(dataset, splits, curves, "log_loss", config.seed)
     for penalty, curve in curves.items():
         assert learning[penalty].fractions[-1] == 1.0
@@ -78,13 +88,8 @@ def test_a_fit_that_stopped_at_its_cap_is_fitted_again_on_the_whole_fold(monkeyp
     on the cap, so the whole-fold subset is fitted like the others, not taken from the path."""
     import overfitcheck.curves as curves_module
 
-    config = Config(target="target", cv=3)
-    dataset = load_dataset(ROOT / "tests" / "data" / "breast_cancer.csv", config)
-    splits = make_splits(dataset, config)
-    grids = {p: alphas[[6, 12]] for p, alphas in alpha_grids(dataset, config).items()}
-    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      {"none": np.array([0.0]), **grids})
-    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    config, dataset, splits, curves = _curves(ROOT / "tests" / "data" / "breast_cancer.csv",
+                                              "target", [6, 12])
     assert curves["none"].not_converged[0] > 0
     fitted = []
     real = curves_module.fit_paths
@@ -100,14 +105,9 @@ def _learning_exact(monkeypatch, dataset, splits, curves, config, from_l2: bool)
     import overfitcheck.curves as curves_module
     from overfitcheck.paths import EXACT
 
-    real = curves_module.fit_paths
     monkeypatch.setattr(curves_module, "PLOT", EXACT)
-    monkeypatch.setattr(curves_module, "fit_paths", lambda *a, **kw: real(
-        *a, **{**kw, "unpenalized_from_l2": from_l2}))
-    try:
-        return learning_curves(dataset, splits, curves, "log_loss", config.seed)
-    finally:
-        monkeypatch.setattr(curves_module, "fit_paths", real)
+    _unpenalized_from_l2(monkeypatch, from_l2)
+    return learning_curves(dataset, splits, curves, "log_loss", config.seed)
 
 
 def test_unpenalized_subset_fits_started_from_their_l2_fit_equal_fits_from_zero(monkeypatch):
@@ -115,13 +115,8 @@ def test_unpenalized_subset_fits_started_from_their_l2_fit_equal_fits_from_zero(
     there, the unpenalized fit reaches the model a start from zero reaches, also along what the
     subset cannot determine. (Started from the model on all rows instead, a level that a small
     telco subset lacks kept that model's coefficient: validation log loss 1.4e-3 off.)"""
-    config = Config(target="churn", cv=3)
-    dataset = load_dataset(ROOT / "sample_data" / "telco_churn.csv", config)
-    splits = make_splits(dataset, config)
-    grids = {p: alphas[[6, 12, 18]] for p, alphas in alpha_grids(dataset, config).items()}
-    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      {"none": np.array([0.0]), **grids})
-    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    config, dataset, splits, curves = _curves(ROOT / "sample_data" / "telco_churn.csv", "churn",
+                                              [6, 12, 18])
     from_l2 = _learning_exact(monkeypatch, dataset, splits, curves, config, True)
     from_zero = _learning_exact(monkeypatch, dataset, splits, curves, config, False)
     for side in ("train_folds", "validation_folds"):
@@ -134,13 +129,8 @@ def test_an_unpenalized_subset_fit_capped_from_its_l2_start_is_fitted_again_from
     """Separable classes, where the unpenalized fit has no optimum and where its capped steps
     stop depends on the start: a subset fit that reaches its cap from L2's coefficients is
     fitted again from zero, so the curves equal fits from zero."""
-    config = Config(target="target", cv=3)
-    dataset = load_dataset(ROOT / "tests" / "data" / "breast_cancer.csv", config)
-    splits = make_splits(dataset, config)
-    grids = {p: alphas[[6, 12]] for p, alphas in alpha_grids(dataset, config).items()}
-    paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
-                      {"none": np.array([0.0]), **grids})
-    curves = {p: summarize(path, "log_loss") for p, path in paths.items()}
+    config, dataset, splits, curves = _curves(ROOT / "tests" / "data" / "breast_cancer.csv",
+                                              "target", [6, 12])
     calls = []
     real_path = newton.binary_path
 
@@ -155,11 +145,7 @@ def test_an_unpenalized_subset_fit_capped_from_its_l2_start_is_fitted_again_from
     capped = [i for i, (started, stopped) in enumerate(calls) if started and stopped]
     assert capped, "no unpenalized fit reached its cap from L2's start: the case is not exercised"
     assert all(calls[i + 1] == (False, True) for i in capped)  # fitted again, from zero
-    import overfitcheck.curves as curves_module
-
-    real = curves_module.fit_paths
-    monkeypatch.setattr(curves_module, "fit_paths", lambda *a, **kw: real(
-        *a, **{**kw, "unpenalized_from_l2": False}))
+    _unpenalized_from_l2(monkeypatch, False)
     from_zero = learning_curves(dataset, splits, curves, "log_loss", config.seed)
     for penalty in ("none", "l1", "l2"):
         np.testing.assert_array_equal(from_l2[penalty].validation_folds,
