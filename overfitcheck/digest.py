@@ -89,8 +89,11 @@ def _identity(status: os.stat_result) -> tuple:
 
 def _hash(handle) -> str:
     digest = hashlib.sha256()
-    # No larger than the file: bytearray fills its buffer, and most inputs are small.
-    buffer = bytearray(max(min(BLOCK_BYTES, os.fstat(handle.fileno()).st_size + 1), 1))
+    # No larger than a regular file (bytearray fills its buffer, and most inputs are small); a
+    # pipe's size says nothing of what it holds.
+    status = os.fstat(handle.fileno())
+    size = status.st_size + 1 if stat.S_ISREG(status.st_mode) else BLOCK_BYTES
+    buffer = bytearray(min(BLOCK_BYTES, size))
     view = memoryview(buffer)
     while size := handle.readinto(buffer):
         digest.update(view[:size])

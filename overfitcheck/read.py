@@ -265,6 +265,9 @@ def _check_path(path: Path) -> None:
         raise InputNotFound(f"{path} does not exist", "check the path and the current folder")
     if path.is_dir():
         raise InputNotFound(f"{path} is a directory, not a CSV file", "give the path of a file")
+    if not path.is_file():  # the file is read more than once: a pipe would hang the second read
+        raise InputNotFound(f"{path} is not a regular file (a pipe, device or socket)",
+                            "save its contents to a file and give that file's path")
     if not os.access(path, os.R_OK):
         raise InputNotFound(f"{path} cannot be read (permission denied)",
                             "make the file readable or copy it somewhere readable")

@@ -180,6 +180,23 @@ def test_paths_that_are_not_files(tmp_path, make, line):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_gets_one_line_instead_of_a_hang(tmp_path):
+    """The input is read more than once (sniffed, parsed, hashed): a pipe, whose bytes can be
+    read only once, once left the command waiting for ever. The installed command, with a
+    deadline, so a hang fails the test instead of the suite."""
+    pipe = tmp_path / "pipe.csv"
+    os.mkfifo(pipe)
+    completed = subprocess.run(
+        ["overfitcheck", "diagnose", str(pipe), "--target", "y", "-o", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert completed.returncode == 3
+    assert completed.stderr.strip().splitlines() == [
+        f"overfitcheck: error: {pipe} is not a regular file (a pipe, device or socket). Fix: "
+        "save its contents to a file and give that file's path"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pipe.csv"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file")
 def test_file_without_read_permission(tmp_path):
     path = classes_csv(tmp_path / "secret.csv")
