@@ -95,6 +95,6 @@ def _hash(handle) -> str:
     size = status.st_size + 1 if stat.S_ISREG(status.st_mode) else BLOCK_BYTES
     buffer = bytearray(min(BLOCK_BYTES, size))
     view = memoryview(buffer)
-    while size := handle.readinto(buffer):
-        digest.update(view[:size])
+    while filled := handle.readinto(buffer):
+        digest.update(view[:filled])
     return digest.hexdigest()

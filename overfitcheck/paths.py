@@ -498,23 +498,25 @@ def _fit_fold_paths(X, y, train, validation, task, n_classes, grids, precision, 
     yt, yv = y[train], yv[validation]
     fits: dict[str, _Fit] = {}
     from_l2 = unpenalized_from_l2 and design is not None and "l2" in grids
-    # The unpenalized fit after L2 when it starts from L2's (the others keep the grid's order).
-    order = [p for p in grids if not (from_l2 and p == "none")] + \
-        (["none"] if from_l2 and "none" in grids else [])
-    for penalty in order:
+    # The unpenalized fit after L2 when it starts from L2's (a stable sort: the others keep
+    # the grid's order).
+    for penalty in sorted(grids, key=lambda p: from_l2 and p == "none"):
         alphas = np.asarray(grids[penalty], dtype=float)
         if task == "regression":
             fits[penalty] = _fit_regression(Xt, yt, penalty, alphas, precision)
             continue
-        begin = start[penalty][0] * scale if penalty in start else None  # fold's scale
+
+        def fit(begin, penalty=penalty, alphas=alphas):
+            return _fit_classifier(Xt, yt, n_classes, task, penalty, alphas, saturate,
+                                   precision, begin, design, varies)
+
         if penalty == "none" and from_l2:
             begin = _l2_start(fits["l2"], grids["l2"])
-        fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                        saturate, precision, begin, design, varies)
-        if penalty == "none" and from_l2 and begin is not None and \
-                fits[penalty].not_converged.any():
-            fits[penalty] = _fit_classifier(Xt, yt, n_classes, task, penalty, alphas,
-                                            saturate, precision, None, design, varies)
+            fits[penalty] = fit(begin)
+            if begin is not None and fits[penalty].not_converged.any():
+                fits[penalty] = fit(None)  # capped from L2's start: from zero instead
+        else:
+            fits[penalty] = fit(start[penalty][0] * scale if penalty in start else None)  # rescaled
     fits = {penalty: fits[penalty] for penalty in grids}
     train_errors = _errors(Xt, yt, fits, task, n_classes, metrics)
     val_errors = _errors(Xv, yv, fits, task, n_classes, metrics)
