@@ -14,8 +14,13 @@ n_jobs=1, default solver settings. The work matches `overfitcheck diagnose` with
 `--alphas-subset K` and `--folds-subset F` fit only K of the 30 alphas (spread evenly over the
 grid, both ends included) and F of the 5 folds, so bench/run.py can extrapolate a run that would
 take too long: every phase reports its seconds, the fits it did and the fits the full run does.
+A subset's best alphas are not the full grid's (of two alphas, the smaller one usually wins),
+and a lasso's or saga's fit costs more the smaller its alpha: `--learning-alphas l1=A,l2=B`
+gives the learning curves the alphas the full grid chooses (bench/run.py passes overfitcheck's,
+which agree with scikit-learn's), so their phase costs what it costs in a full run.
 
-    python bench/plain_sklearn.py data.csv --target y [--alphas-subset 3 --folds-subset 1] [--json]
+    python bench/plain_sklearn.py data.csv --target y [--alphas-subset 3 --folds-subset 1]
+        [--learning-alphas l1=0.002,l2=0.0003] [--json]
 """
 
 from __future__ import annotations
@@ -112,6 +117,17 @@ def subset_indices(k: int) -> list[int]:
     return sorted({int(round(i)) for i in np.linspace(0, N_ALPHAS - 1, k)})
 
 
+def learning_alphas(text: str) -> dict[str, float]:
+    """--learning-alphas "l1=A,l2=B" -> {"l1": A, "l2": B}."""
+    given: dict[str, float] = {}
+    for item in filter(None, text.split(",")):
+        family, _, value = item.partition("=")
+        if family not in ("l1", "l2") or not value:
+            raise argparse.ArgumentTypeError(f"expected l1=A,l2=B, got {text!r}")
+        given[family] = float(value)
+    return given
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("csv")
@@ -120,6 +136,9 @@ def main() -> int:
                         help="fit K of the 30 alphas of each family (spread over the grid)")
     parser.add_argument("--folds-subset", type=int, default=N_FOLDS, metavar="F",
                         help="fit F of the 5 folds")
+    parser.add_argument("--learning-alphas", type=learning_alphas, default={},
+                        metavar="l1=A,l2=B", help="the learning curves' alphas (on overfitcheck's "
+                        "scale) instead of the best of those fitted")
     parser.add_argument("--n-jobs", type=int, default=1)
     parser.add_argument("--json", action="store_true", help="print the timings as JSON")
     args = parser.parse_args()
@@ -175,6 +194,8 @@ def main() -> int:
             phase(f"{family} validation_curve", len(indices) * folds_subset,
                   N_ALPHAS * N_FOLDS, t)
 
+        chosen = dict(best)  # the validation curves' choice, reported as it is
+        best.update(args.learning_alphas)
         t = perf_counter()
         for family in FAMILIES:
             learning_curve(pipeline(prep, task, family, best[family], n_train), df, y,
@@ -195,7 +216,7 @@ def main() -> int:
         "fits_done": sum(p["fits_done"] for p in phases),
         "fits_total": sum(p["fits_total"] for p in phases),
         "seconds": perf_counter() - STARTED,
-        "best_alpha": best,
+        "best_alpha": chosen, "learning_alphas": best,
         "warnings": dict(Counter(w.category.__name__ for w in caught)),
     }
     if args.json:

@@ -305,6 +305,7 @@ def measure_ours(csv: Path, target: str, workdir: Path, repeat: int, cap: int | 
         run = run_child(cmd, workdir / f"ours-{i + 1}", cap)
         report = output / "report.json"
         run["page_cache_fraction"] = cached
+        run["report"] = str(report)
         run["report_written"] = report.exists()
         run["ok"] = run["exit_code"] == 0 and run["report_written"]
         run["verdict"] = json.loads(report.read_text())["verdict"] if run["ok"] else None
@@ -369,11 +370,16 @@ def measure_pandas(csv: Path, workdir: Path, repeat: int, cap: int) -> dict:
 
 
 def run_plain(csv: Path, target: str, workdir: Path, subset: tuple[int, int],
-              cap: int, n_jobs: int) -> dict:
+              cap: int, n_jobs: int, learning: dict[str, float] | None = None) -> dict:
+    """The plain script on `subset` (alphas, folds); a subset's learning curves at the
+    `learning` alphas (the full grid's choice), so that their phase extrapolates faithfully."""
     k, f = subset
+    given = ["--learning-alphas", ",".join(f"{family}={alpha!r}" for family, alpha in
+                                           sorted(learning.items()))] \
+        if learning and subset != (N_ALPHAS, N_FOLDS) else []
     run = run_child([sys.executable, str(PLAIN_SCRIPT), str(csv), "--target", target,
                      "--alphas-subset", str(k), "--folds-subset", str(f),
-                     "--n-jobs", str(n_jobs), "--json"],
+                     "--n-jobs", str(n_jobs), "--json", *given],
                     workdir / f"sklearn-{k}alphas-{f}folds-{n_jobs}jobs", cap)
     if run["exit_code"] == 0:
         run["script"] = json.loads(Path(run["log"]).with_suffix(".out").read_text())
@@ -413,11 +419,23 @@ def choose_subset(probe: dict, budget: float) -> tuple[int, int]:
     return best
 
 
-def measure_sklearn(csv: Path, target: str, workdir: Path, args, cap: int) -> dict:
+def learning_alphas(ours: dict) -> dict[str, float]:
+    """The L1 and L2 alphas our first good run chose (report.json's models), which agree with
+    scikit-learn's: what a full plain run's learning curves use."""
+    for run in ours["runs"]:
+        if run["ok"]:
+            models = json.loads(Path(run["report"]).read_text())["models"]
+            return {m["penalty"]: float(m["alpha"]) for m in models
+                    if m["penalty"] in ("l1", "l2") and m.get("alpha") is not None}
+    return {}
+
+
+def measure_sklearn(csv: Path, target: str, workdir: Path, args, cap: int,
+                    learning: dict[str, float]) -> dict:
     if args.sklearn == "full":
         full = run_plain(csv, target, workdir, (N_ALPHAS, N_FOLDS), cap, args.sklearn_n_jobs)
         return sklearn_result("full", full, None)
-    probe = run_plain(csv, target, workdir, PROBE, cap, args.sklearn_n_jobs)
+    probe = run_plain(csv, target, workdir, PROBE, cap, args.sklearn_n_jobs, learning)
     if "script" not in probe:
         return sklearn_result("failed", probe, None)
     if probe["extrapolated_seconds"] <= args.sklearn_full_limit:
@@ -425,7 +443,7 @@ def measure_sklearn(csv: Path, target: str, workdir: Path, args, cap: int) -> di
         return sklearn_result("full", full, probe)
     subset = choose_subset(probe, args.sklearn_budget)
     chosen = probe if subset == PROBE else run_plain(csv, target, workdir, subset, cap,
-                                                     args.sklearn_n_jobs)
+                                                     args.sklearn_n_jobs, learning)
     full = subset == (N_ALPHAS, N_FOLDS)
     return sklearn_result("full" if full else "extrapolated", chosen, probe)
 
@@ -449,6 +467,8 @@ def sklearn_result(mode: str, run: dict, probe: dict | None) -> dict:
                            f"{script['folds_subset']} of {N_FOLDS} folds "
                            f"({script['fits_done']} of {script['fits_total']} fits in "
                            f"{run['seconds']:.0f} s)")
+        if script.get("learning_alphas", {}) != script["best_alpha"]:
+            result["label"] += ", learning curves at overfitcheck's alphas"
     result["label"] += f", n_jobs={script['n_jobs']}"
     return result
 
@@ -493,7 +513,8 @@ def bench_size(size: Size, args) -> dict:
         result["sklearn"] = {"mode": "not run", "seconds": None,
                              "label": "skipped (--sklearn skip)"}
     else:
-        result["sklearn"] = measure_sklearn(csv, target, workdir, args, args.safety_cap)
+        result["sklearn"] = measure_sklearn(csv, target, workdir, args, args.safety_cap,
+                                            learning_alphas(result["ours"]))
     ours, pandas, sk = result["ours"]["median_seconds"], result["pandas"], result["sklearn"]
     result["ratios"] = {
         "ours_over_pandas_subprocess": ratio(ours, pandas["subprocess_median"]),
