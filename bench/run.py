@@ -311,7 +311,7 @@ def measure_ours(csv: Path, target: str, workdir: Path, repeat: int, cap: int | 
             for i in range(repeat)]
     memory = ours_run(csv, target, workdir, "ours-memory", cap, sample=True)
     good = [r for r in runs if r["ok"]]
-    measured = good + [memory] * memory["ok"]
+    measured = good + ([memory] if memory["ok"] else [])  # every run that wrote its report
     return {
         "command": " ".join(ours_command() + ["diagnose", "FILE", "--target", target,
                                               "--output-dir", "DIR", "--quiet"]),

@@ -435,8 +435,8 @@ class _Pass:
 
         The block is written into memory this thread reuses: it holds until the thread's next
         block (the summing thread adds it to the sums, an MAE thread scores it). New memory
-        for each block cost a page fault per 4 kB: 9.8 ms against 6.4 ms per block of 16,384
-        rows of the 1M-row benchmark file, with the labels' columns found by a lookup."""
+        for each block cost a page fault per 4 kB: 9.8 ms against 6.4-7.9 ms per block of
+        16,384 rows of the 1M-row benchmark file, with the labels' columns found by a lookup."""
         rows, k = values.shape
         missing = np.isnan(values)
         holes = np.flatnonzero(missing.any(axis=0))
