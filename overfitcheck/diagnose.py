@@ -29,7 +29,7 @@ from .paths import (
 from .paths_gram import alpha_grids_gram, fit_regression_paths_deferred, in_memory
 from .report import Report
 from .splits import LEARNING_FRACTIONS, level_of_rows, make_splits
-from .stream import StreamedDataset, stream_regression
+from .stream import StreamedDataset, head_is_regression, stream_regression
 from .verdict import FAMILY_NAMES, judge
 
 Progress = Callable[[str, int, int], None]
@@ -63,18 +63,27 @@ def diagnose(source: str | os.PathLike[str] | pd.DataFrame, target: str | None =
 def _diagnose(source, config: Config, report: Progress, progress: Progress | None,
               streamable: bool, workers: list[StartedWorkers]) -> Report:
     # The solvers take about a second to import: on a thread, while the file is read (the
-    # parser releases the GIL), unless the file streams as a regression, whose fits need
-    # them only where the lasso's homotopy falls back (paths_gram._lasso_gram). The first fit
-    # waits for the import if it is not done.
+    # parser releases the GIL), unless the file streams as a regression or starts with a
+    # regression target, whose fits need them only where the lasso's homotopy falls back
+    # (paths_gram._lasso_gram, which imports them then). Imported on a thread, they are
+    # waited for before the fits, which import more.
     preload = threading.Thread(target=load_solvers, name="load solvers", daemon=True)
+    classes: list[bool] = []  # the stream found a class target
+
+    def preload_unless_regression() -> None:
+        if classes or isinstance(source, pd.DataFrame) or \
+                not head_is_regression(source, config):
+            preload.start()
+
     if not streamable:
-        preload.start()
+        preload_unless_regression()
     report("reading", 0, 1)
     dataset: Dataset | StreamedDataset | None = None
 
     def class_target() -> None:
         # Class targets are fitted on worker processes (_jobs): they start while the file is
         # read whole, and are ready for the first fold instead of 2 s after it is sent.
+        classes.append(True)
         if config.jobs != 1 and (os.cpu_count() or 1) > 1:
             workers.append(StartedWorkers(config.jobs))
 
@@ -82,10 +91,11 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
         with threadpool_limits(1):  # see paths._fit_fold: one BLAS thread is many times faster
             dataset = stream_regression(source, config, progress, class_target)
     if dataset is None:
-        if streamable:  # not streamed after all: the import is needed here
-            preload.start()
+        if streamable:  # not streamed after all (a small file, or classes)
+            preload_unless_regression()
         dataset = load_dataset(source, config)
-        load_solvers()  # the thread's import done (or done here) before the fits import more
+        if preload.ident is not None or dataset.task != "regression":
+            load_solvers()  # the thread's import done (or done here) before the fits import more
     metric = _metric(config.metric, dataset.task)
     total = config.cv + 1
     learning_total = config.cv * len(LEARNING_FRACTIONS)

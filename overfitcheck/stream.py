@@ -81,7 +81,8 @@ TRACK_LEVELS = 256
 MAX_PASSES = 3
 # Threads parsing chunks at once (each holds one chunk's frame).
 WORKERS = 2
-# Rows of the file's head that show a target written as words (_worded_target).
+# Rows of the file's head that show a target written as words (_worded_target) or a
+# regression target (head_is_regression).
 HEAD_ROWS = 1_000
 
 
@@ -125,6 +126,30 @@ def _worded_target(fmt, config: Config) -> bool:
     without parsing the probe's ranges only to find that out (1.3 s on 200,000 rows). Should
     the rest of the file be numbers after all, the whole-file rules still find a regression
     target; it is then read in memory rather than streamed."""
+    y = _head_target(fmt, config)
+    if y is None or y.empty or pd.api.types.is_numeric_dtype(y) or \
+            pd.api.types.is_bool_dtype(y):
+        return False
+    return _as_numbers(y.astype(str))[0] is None
+
+
+def head_is_regression(path: str | os.PathLike[str], config: Config) -> bool:
+    """Is the target a regression target by --task, or by the whole-file rules applied to the
+    file's first HEAD_ROWS rows? False when unsure (classes in the head, or a file with trouble,
+    which the reader reports). diagnose() imports scikit-learn's solvers beside the reading
+    only for other targets: a regression's fits need them only where the lasso's homotopy falls
+    back (paths_gram._lasso_gram, which imports them then)."""
+    if config.task is not None:
+        return config.task == "regression"
+    try:
+        y = _head_target(sniff(path, config.encoding), config)
+        return y is not None and _infer_task(y, None)[0] == "regression"
+    except Exception:  # noqa: BLE001 - the reader says what is wrong with the file
+        return False
+
+
+def _head_target(fmt, config: Config) -> pd.Series | None:
+    """The target's present values in the file's first HEAD_ROWS rows (None: not readable)."""
     try:
         chunks = read_chunks(fmt, HEAD_ROWS, [])
         try:
@@ -133,11 +158,8 @@ def _worded_target(fmt, config: Config) -> bool:
             chunks.close()
         target = _resolve_column(head, config.target, "target", header_of(fmt, head))
     except Exception:  # noqa: BLE001 - the probe reports whatever is wrong with the file
-        return False
-    y = head[target].dropna()
-    if y.empty or pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return False
-    return _as_numbers(y.astype(str))[0] is None
+        return None
+    return head[target].dropna()
 
 
 def stream_regression(path: str | os.PathLike[str], config: Config,

@@ -141,9 +141,11 @@ def test_a_path_it_cannot_certify_is_none_and_coordinate_descent_takes_it(monkey
     np.testing.assert_allclose(coefs, exact, rtol=1e-6, atol=1e-8)
 
 
-def test_a_streamed_regression_imports_no_scikit_learn(tmp_path):
-    """The streamed regression's fits are numpy's alone (scikit-learn's import is about a
-    second of CPU on a 2-core runner): a diagnosis of a file that streams never loads it."""
+@pytest.mark.parametrize("chunk_rows", [1000, 0])
+def test_a_regression_imports_no_scikit_learn(tmp_path, chunk_rows):
+    """A regression's fits on cell statistics are numpy's alone (scikit-learn's import is
+    about a second of CPU on a 2-core runner): a diagnosis of a file that streams, or of one
+    read whole (chunk_rows=0) whose first rows show a regression target, never loads it."""
     rng = np.random.default_rng(4)
     n = 4000
     frame = pd.DataFrame(rng.normal(size=(n, 6)), columns=[f"x{i}" for i in range(6)])
@@ -152,7 +154,7 @@ def test_a_streamed_regression_imports_no_scikit_learn(tmp_path):
     path = tmp_path / "streams.csv"
     frame.to_csv(path, index=False)
     code = ("import sys; from overfitcheck import diagnose; "
-            f"report = diagnose({str(path)!r}, target='y', chunk_rows=1000); "
+            f"report = diagnose({str(path)!r}, target='y', chunk_rows={chunk_rows}); "
             "assert report.curves['l1'].coef is not None; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -279,6 +279,27 @@ def test_trouble_deep_in_a_streamed_file_gets_the_whole_file_answer(tmp_path):
     assert next(c for c in streamed.columns if c.name == "flag").role == "categorical"
 
 
+def test_the_head_of_a_file_tells_a_regression_target(tmp_path):
+    """head_is_regression (diagnose imports scikit-learn's solvers beside the reading only for
+    other targets) applies the whole-file rules to the first rows, --task first; unsure is
+    False."""
+    from overfitcheck.stream import head_is_regression
+
+    rng = np.random.default_rng(10)
+    n = 3000
+    frame = pd.DataFrame({"x": rng.normal(size=n), "amount": rng.normal(size=n).round(3),
+                          "flag": rng.integers(0, 2, n), "word": rng.choice(["yes", "no"], n)})
+    path = tmp_path / "targets.csv"
+    frame.to_csv(path, index=False)
+    assert head_is_regression(path, Config(target="amount"))
+    assert not head_is_regression(path, Config(target="flag"))
+    assert not head_is_regression(path, Config(target="word"))
+    assert head_is_regression(path, Config(target="flag", task="regression"))
+    assert not head_is_regression(path, Config(target="amount", task="binary"))
+    assert not head_is_regression(path, Config(target="missing"))
+    assert not head_is_regression(tmp_path / "absent.csv", Config(target="amount"))
+
+
 def test_byte_ranges_cover_the_file_and_parse_as_the_whole_file(tmp_path):
     """The cuts fall after line ends, cover every byte once, and the ranges parsed on their
     own (the later ones with the header's names) are the file read whole, row for row."""
