@@ -103,8 +103,9 @@ GRAM_MAX_BYTES = 1 << 30
 
 # scikit-learn and scipy take about a second to import, more than reading a 200,000-row CSV:
 # they load on first use, and diagnose() starts loading them on a thread while it reads a file
-# that does not stream as a regression (a streamed one needs them only where its lasso's
-# homotopy falls back to coordinate descent, paths_gram._lasso_gram).
+# whose target is not a regression's (a regression on cell statistics, streamed or read whole,
+# needs them only where its lasso's homotopy falls back to coordinate descent,
+# paths_gram._lasso_gram).
 def enet_path(*args, **kwargs):
     """sklearn.linear_model.enet_path, imported on first use."""
     from sklearn.linear_model import enet_path as path
