@@ -439,7 +439,7 @@ def choose_subset(probe: dict, budget: float) -> tuple[int, int]:
     return best
 
 
-def learning_alphas(ours: dict) -> dict[str, float]:
+def alphas_ours_chose(ours: dict) -> dict[str, float]:
     """The L1 and L2 alphas our first good run chose (report.json's models), which agree with
     scikit-learn's: what a full plain run's learning curves use."""
     for run in ours["runs"]:
@@ -534,7 +534,7 @@ def bench_size(size: Size, args) -> dict:
                              "label": "skipped (--sklearn skip)"}
     else:
         result["sklearn"] = measure_sklearn(csv, target, workdir, args, args.safety_cap,
-                                            learning_alphas(result["ours"]))
+                                            alphas_ours_chose(result["ours"]))
     ours, pandas, sk = result["ours"]["median_seconds"], result["pandas"], result["sklearn"]
     result["ratios"] = {
         "ours_over_pandas_subprocess": ratio(ours, pandas["subprocess_median"]),
