@@ -13,7 +13,7 @@ mean. How features are made from Z, and imputed per fold, is the FeatureMap's bu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -28,6 +28,9 @@ class CellStats:
     zy: np.ndarray  # (C, q)
     ysum: np.ndarray  # (C,)
     yy: np.ndarray  # (C,)
+    # total()'s answers by the cells they sum; add() empties it
+    _totals: dict[bytes, Sums] = field(default_factory=dict, init=False, repr=False,
+                                       compare=False)
 
     @classmethod
     def zeros(cls, n_cells: int, q: int) -> CellStats:
@@ -50,6 +53,7 @@ class CellStats:
         """Add a chunk's rows in place. Z's columns are the accumulated columns `columns` (all of
         them, in order, when None); columns that are all zero in the chunk (a missing-value
         marker where nothing is missing, a level it lacks) are left out of its products."""
+        self._totals.clear()
         if columns is None:
             keep = np.flatnonzero(np.any(Z != 0, axis=0))
             if keep.size < Z.shape[1]:
@@ -100,10 +104,32 @@ class CellStats:
                          np.pad(self.zy, ((0, 0), (0, extra))), self.ysum, self.yy)
 
     def total(self, cells: np.ndarray) -> Sums:
-        """The sums over a set of cells (a boolean mask or indices)."""
-        return Sums(float(self.count[cells].sum()), self.zsum[cells].sum(axis=0),
-                    self.gram[cells].sum(axis=0), self.zy[cells].sum(axis=0),
-                    float(self.ysum[cells].sum()), float(self.yy[cells].sum()))
+        """The sums over a set of cells (a boolean mask or indices).
+
+        The Grams are added one cell at a time into one copy, in cell order: the same
+        additions in the same order as a sum over the selected cells, without first copying
+        them all (a third of the time for 32 of 40 Grams of 232 columns). Each set's answer is
+        kept until the next add(): the folds and learning subsets ask for the same validation
+        and all-rows sums several times."""
+        index = np.asarray(cells)
+        index = np.flatnonzero(index) if index.dtype == bool else index.astype(np.intp)
+        key = index.tobytes()
+        done = self._totals.get(key)
+        if done is not None:
+            return done
+        if index.size:
+            gram = self.gram[index[0]].copy()
+            for c in index[1:]:
+                gram += self.gram[c]
+        else:
+            gram = np.zeros(self.gram.shape[1:])
+        done = Sums(float(self.count[index].sum()), self.zsum[index].sum(axis=0), gram,
+                    self.zy[index].sum(axis=0), float(self.ysum[index].sum()),
+                    float(self.yy[index].sum()))
+        for shared in (done.zsum, done.gram, done.zy):  # every caller gets these very arrays
+            shared.setflags(write=False)
+        self._totals[key] = done
+        return done
 
 
 @dataclass(frozen=True)

@@ -349,12 +349,12 @@ def _absolute_errors(data: RegressionData, fits, train, validation, errors,
             owners.append((f, penalty, fit.a[penalty].size))
     if not models:
         return
+    n_cells = train.shape[1]
     # Columns that are zero on every row (a missing marker where nothing is missing) add
     # nothing to a prediction: leave them out of the products.
-    live = np.flatnonzero(np.diag(data.stats.gram.sum(axis=0)) > 0)
+    live = np.flatnonzero(np.diag(data.stats.total(np.ones(n_cells, dtype=bool)).gram) > 0)
     U = np.concatenate([m[0] for m in models], axis=1)
     a = np.concatenate([m[1] for m in models])
-    n_cells = train.shape[1]
 
     def score(block: Callable[[], Block]) -> np.ndarray:
         Z, y, cell, columns = block()

@@ -11,6 +11,7 @@ import pytest
 from helpers import DATA
 
 from overfitcheck import diagnose
+from overfitcheck.cells import CellStats
 from overfitcheck.config import Config
 from overfitcheck.curves import summarize
 from overfitcheck.errors import NotACsv
@@ -381,3 +382,23 @@ def test_a_column_that_turns_to_text_inside_a_range_reads_as_whole(tmp_path):
     assert isinstance(last["mixed"].iloc[0], str)  # the numbers as written, not as floats
     streamed = diagnose(path, target="y", chunk_rows=100_000)
     _compare(diagnose(path, target="y", chunk_rows=0).to_dict(), streamed.to_dict())
+
+
+def test_cell_totals_are_the_sums_of_their_cells_until_more_rows_arrive():
+    rng = np.random.default_rng(3)
+    Z, y, cell = rng.standard_normal((400, 6)), rng.standard_normal(400), rng.integers(0, 8, 400)
+    stats = CellStats.of(Z, y, cell, 8)
+    mask = np.array([True, False, True, True, False, True, True, False])
+    total = stats.total(mask)
+    rows = mask[cell]
+    assert total.count == rows.sum()
+    np.testing.assert_allclose(total.gram, Z[rows].T @ Z[rows], rtol=1e-12)
+    np.testing.assert_allclose(total.zy, Z[rows].T @ y[rows], rtol=1e-12)
+    assert np.array_equal(total.gram, stats.gram[mask].sum(axis=0))  # the same additions
+    assert stats.total(np.flatnonzero(mask)) is total  # kept, whichever way it is asked
+    with pytest.raises(ValueError):
+        total.gram[0, 0] = 0.0  # shared with every caller: read-only
+    stats.add(Z[:10], y[:10], cell[:10])
+    again = stats.total(mask)
+    assert again is not total
+    assert again.count == total.count + mask[cell[:10]].sum()
