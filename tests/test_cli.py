@@ -265,6 +265,46 @@ def test_the_console_script_hashes_early_only_its_one_input(monkeypatch):
     assert started == ["data.csv"]
 
 
+_HEAP_PROBE = """
+import ctypes
+from overfitcheck.entry import _keep_freed_memory
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks",
+                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+
+def mapped_by(size):  # bytes malloc maps outside its heap for one block of `size`
+    before = libc.mallinfo2().hblkhd
+    block = libc.malloc(size)
+    grown = libc.mallinfo2().hblkhd - before
+    libc.free(block)
+    return grown
+
+print(mapped_by(64 << 20) >= 64 << 20)
+_keep_freed_memory()
+print(mapped_by(64 << 20) == 0)
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_the_console_script_keeps_large_blocks_in_the_heap():
+    """A chunk's large blocks come from malloc's heap, reused chunk after chunk, not from a
+    fresh mapping each (paged in and zeroed anew: entry._keep_freed_memory)."""
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("no glibc 2.33+ mallinfo2 to ask")
+    done = subprocess.run([sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "True"]  # mapped before, kept in the heap after
+
+
 def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(monkeypatch):
     """_leave ends the process with os._exit (no module teardown) after the exit handlers, but
     takes the normal exit while a thread runs or for a code that is not a number."""
