@@ -419,6 +419,33 @@ def test_two_processes_draw_the_same_bytes_and_a_failed_copy_is_drawn_here(regre
     assert render_png.render_pngs(regression, 2) == one
 
 
+_TRIM_PROBE = """
+import numpy as np
+from overfitcheck import render_png
+from overfitcheck.entry import _keep_freed_memory
+
+def rss(pid):
+    return int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0]) << 10
+
+_keep_freed_memory()  # as the command line: freed blocks stay in malloc's heap
+block = np.ones(50_000_000)  # 400 MB, paged in
+del block
+copy = render_png.DrawingProcess.start()
+print(rss(copy._pid) < 300 << 20, rss("self") < 300 << 20)
+copy.close()
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="the drawing copy is forked on Linux")
+def test_a_drawing_copy_does_not_inherit_memory_already_freed():
+    """Memory the command line's malloc keeps for reuse is handed back before the drawing
+    copy forks: the copy would share those pages, then keep them once the diagnosis reuses
+    them (on the 200k binary file, 0.4 GiB more for the process tree)."""
+    done = subprocess.run([sys.executable, "-c", _TRIM_PROBE], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split() == ["True", "True"]
+
+
 @pytest.mark.skipif(sys.platform != "linux", reason="the drawing copy is forked on Linux")
 def test_a_drawing_copy_forked_early_draws_the_same_bytes_and_is_always_reaped(
         regression, tmp_path, monkeypatch):
