@@ -115,8 +115,8 @@ def _keep_freed_memory() -> None:
     blocks, apart from the others': peak RSS 1.40-1.46 GiB against 1.22-1.29 GiB with one (3
     pairs on the 1M file, the same times), and on 10,000,000 rows under a 4 GiB address-space
     limit 1.15 GiB against 0.78 GiB (93 s; 0.77 GiB in the benchmark run at 16077b4, before
-    any of this). The memory a run
-    keeps is what it once used at its peak, which the chunk size bounds, not the file.
+    any of this). The memory a run keeps is what it once used at its peak, which the chunk
+    size bounds, not the file.
     The command line only: the library leaves a host program's allocator alone."""
     if sys.platform != "linux":
         return
