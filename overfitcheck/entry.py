@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import ctypes
 import os
 import signal
 import sys
@@ -26,14 +25,10 @@ INTERRUPTED_LINE = "overfitcheck: error: interrupted\n"
 _INPUT_SUFFIXES = (".csv", ".tsv", ".gz", ".bz2", ".xz", ".zip")
 
 
-# glibc's mallopt parameters (malloc.h)
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
-
-
 def main() -> None:
-    _keep_freed_memory()
+    from .memory import heap_only  # the standard library and errors.py only
+
+    heap_only()
     try:
         with _interrupt_after_imports():
             try:
@@ -97,37 +92,6 @@ def _leave(code) -> NoReturn:
         sys.stderr.flush()
         os._exit(INTERRUPTED)
     os._exit(code)
-
-
-def _keep_freed_memory() -> None:
-    """glibc only: allocate every block from one heap, shared by all threads, and keep freed
-    memory there for the next block, instead of mapping each block of 32 MB or more afresh
-    and unmapping it when freed.
-
-    A streamed file allocates blocks of that size for every chunk (the bytes of a range, its
-    parsed columns, their numbers in rows): each fresh mapping is paged in, a page fault per
-    2 MB or 4 kB, and zeroed by the kernel first (12% of all CPU samples of the 1,000,000-row
-    benchmark file went to zeroing pages). Measured there with these settings given as
-    GLIBC_TUNABLES, 5 pairs in alternation: 7.2-8.9 s against 7.9-9.2 s, system CPU 1.6-2.3 s
-    against 2.3-3.7 s, 0.22-0.33 million page faults against 0.44-0.46. No gain on the
-    200,000-row file, none lost on the binary one.
-    One arena: with one per thread (glibc's default), each parsing thread kept its own freed
-    blocks, apart from the others': peak RSS 1.40-1.46 GiB against 1.22-1.29 GiB with one (3
-    pairs on the 1M file, the same times), and on 10,000,000 rows under a 4 GiB address-space
-    limit 1.15 GiB against 0.78 GiB (93 s; 0.77 GiB in the benchmark run at 16077b4, before
-    any of this). The memory a run keeps is what it once used at its peak, which the chunk
-    size bounds, not the file.
-    The command line only: the library leaves a host program's allocator alone."""
-    if sys.platform != "linux":
-        return
-    try:
-        mallopt = ctypes.CDLL(None).mallopt  # this process's C library; absent outside glibc
-    except (OSError, AttributeError):
-        return
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt(_M_MMAP_MAX, 0)
-    mallopt(_M_TRIM_THRESHOLD, 2**31 - 1)
-    mallopt(_M_ARENA_MAX, 1)
 
 
 def _hash_early(argv: list[str]) -> None:

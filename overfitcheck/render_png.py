@@ -12,7 +12,6 @@ margins, so each PNG costs one draw.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import functools
 import io
 import os
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .memory import release_free_heap
 from .verdict import FAMILY_NAMES
 
 if TYPE_CHECKING:
@@ -261,7 +261,7 @@ class DrawingProcess:
         if sys.platform != "linux":
             return None
         fds: list[int] = []
-        _release_free_memory()
+        release_free_heap()  # memory the diagnosis freed: not the copy's to keep
         try:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
@@ -373,18 +373,6 @@ def _read_all(fd: int, deadline: float) -> bytes | None:
         if not part:
             return b"".join(parts)
         parts.append(part)
-
-
-def _release_free_memory() -> None:
-    """glibc only: hand the free memory malloc keeps back to the kernel before a fork. The
-    command line keeps freed blocks for reuse (entry._keep_freed_memory); a copy forked with
-    them would share their pages, and keep them once this process writes its next blocks
-    there. The process tree's peak PSS, sampled every 0.2 s, against the same code without
-    this call (two pairs each): 1M regression 1.20-1.21 GiB against 1.42, 200k binary
-    2.01-2.02 GiB against 2.35-2.43; 10M regression under a 4 GiB cap 0.88 GiB (1.46 GiB in
-    the benchmark run without it). malloc_trim walks the free blocks: milliseconds."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
 
 
 def _fork() -> int:

@@ -265,60 +265,6 @@ def test_the_console_script_hashes_early_only_its_one_input(monkeypatch):
     assert started == ["data.csv"]
 
 
-_HEAP_PROBE = """
-import ctypes
-from overfitcheck.entry import _keep_freed_memory
-
-class MallInfo2(ctypes.Structure):
-    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks",
-                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
-
-libc = ctypes.CDLL(None)
-libc.mallinfo2.restype = MallInfo2
-libc.malloc.restype = ctypes.c_void_p
-libc.malloc.argtypes = [ctypes.c_size_t]
-libc.free.argtypes = [ctypes.c_void_p]
-
-def mapped_by(size):  # bytes malloc maps outside its heap for one block of `size`
-    before = libc.mallinfo2().hblkhd
-    block = libc.malloc(size)
-    grown = libc.mallinfo2().hblkhd - before
-    libc.free(block)
-    return grown
-
-def in_heap_from_a_thread():  # a new thread's block: from the shared heap, not its own arena
-    import threading
-    found = []
-    thread = threading.Thread(target=lambda: found.append(libc.malloc(1 << 20)))
-    thread.start()
-    thread.join()
-    for line in open("/proc/self/maps"):
-        if line.rstrip().endswith("[heap]"):
-            low, high = (int(x, 16) for x in line.split()[0].split("-"))
-            return low <= found[0] < high
-    return False
-
-print(mapped_by(64 << 20) >= 64 << 20)
-_keep_freed_memory()
-print(mapped_by(64 << 20) == 0, in_heap_from_a_thread())
-"""
-
-
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
-def test_the_console_script_keeps_large_blocks_in_the_heap():
-    """A chunk's large blocks come from malloc's heap, reused chunk after chunk, not from a
-    fresh mapping each (paged in and zeroed anew), and every thread shares that heap
-    (entry._keep_freed_memory)."""
-    import ctypes
-
-    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
-        pytest.skip("no glibc 2.33+ mallinfo2 to ask")
-    done = subprocess.run([sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True,
-                          check=True)
-    # mapped before; after, kept in the heap, which a new thread's blocks come from too
-    assert done.stdout.split() == ["True", "True", "True"]
-
-
 def test_the_console_script_leaves_at_once_only_when_nothing_is_left_running(monkeypatch):
     """_leave ends the process with os._exit (no module teardown) after the exit handlers, but
     takes the normal exit while a thread runs or for a code that is not a number."""
@@ -364,11 +310,13 @@ def test_a_ctrl_c_while_typer_parses_the_command_line_gets_the_one_line(monkeypa
     script says it. An interrupt inside the command is said once, by the command."""
     import typer.core
 
-    from overfitcheck import entry
+    from overfitcheck import entry, memory
 
-    codes = []
+    codes, tuned = [], []
     monkeypatch.setattr(entry, "_leave", codes.append)
     monkeypatch.setattr(entry, "_hash_early", lambda argv: None)
+    # the console script's malloc settings (checked in test_memory), not this test process's
+    monkeypatch.setattr(memory, "heap_only", lambda: tuned.append(True))
     monkeypatch.setattr(sys, "argv", ["overfitcheck", "diagnose", "data.csv", "-t", "y"])
 
     def interrupted(self, ctx):
@@ -388,6 +336,7 @@ def test_a_ctrl_c_while_typer_parses_the_command_line_gets_the_one_line(monkeypa
     monkeypatch.setattr(cli, "plan", interrupted_inside)  # inside the command's error handling
     entry.main()
     assert codes == [130, 130]
+    assert tuned == [True, True]  # first thing, on every run of the console script
     assert capsys.readouterr().err.strip().splitlines() == ["overfitcheck: error: interrupted"]
 
 

@@ -102,3 +102,57 @@ def test_freed_memory_is_kept_for_the_next_step():
 
     plain, kept = faults("plain"), faults("keep")
     assert kept * 5 < plain, (kept, plain)
+
+
+_HEAP_PROBE = """
+import ctypes
+from overfitcheck.memory import heap_only
+
+class MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in ("arena", "ordblks", "smblks", "hblks",
+                "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks", "keepcost")]
+
+libc = ctypes.CDLL(None)
+libc.mallinfo2.restype = MallInfo2
+libc.malloc.restype = ctypes.c_void_p
+libc.malloc.argtypes = [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+
+def mapped_by(size):  # bytes malloc maps outside its heap for one block of `size`
+    before = libc.mallinfo2().hblkhd
+    block = libc.malloc(size)
+    grown = libc.mallinfo2().hblkhd - before
+    libc.free(block)
+    return grown
+
+def in_heap_from_a_thread():  # a new thread's block: from the shared heap, not its own arena
+    import threading
+    found = []
+    thread = threading.Thread(target=lambda: found.append(libc.malloc(1 << 20)))
+    thread.start()
+    thread.join()
+    for line in open("/proc/self/maps"):
+        if line.rstrip().endswith("[heap]"):
+            low, high = (int(x, 16) for x in line.split()[0].split("-"))
+            return low <= found[0] < high
+    return False
+
+print(mapped_by(64 << 20) >= 64 << 20)
+heap_only()
+print(mapped_by(64 << 20) == 0, in_heap_from_a_thread())
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc")
+def test_the_command_lines_heap_keeps_large_blocks_for_every_thread():
+    """A chunk's large blocks come from malloc's heap, reused chunk after chunk, not from a
+    fresh mapping each (paged in and zeroed anew), and every thread shares that heap
+    (memory.heap_only)."""
+    import ctypes
+
+    if not hasattr(ctypes.CDLL(None), "mallinfo2"):
+        pytest.skip("no glibc 2.33+ mallinfo2 to ask")
+    done = subprocess.run([sys.executable, "-c", _HEAP_PROBE], capture_output=True, text=True,
+                          check=True)
+    # mapped before; after, kept in the heap, which a new thread's blocks come from too
+    assert done.stdout.split() == ["True", "True", "True"]

@@ -422,12 +422,12 @@ def test_two_processes_draw_the_same_bytes_and_a_failed_copy_is_drawn_here(regre
 _TRIM_PROBE = """
 import numpy as np
 from overfitcheck import render_png
-from overfitcheck.entry import _keep_freed_memory
+from overfitcheck.memory import heap_only
 
 def rss(pid):
     return int(open(f"/proc/{pid}/status").read().split("VmRSS:")[1].split()[0]) << 10
 
-_keep_freed_memory()  # as the command line: freed blocks stay in malloc's heap
+heap_only()  # as the command line: freed blocks stay in malloc's heap
 block = np.ones(50_000_000)  # 400 MB, paged in
 del block
 copy = render_png.DrawingProcess.start()
