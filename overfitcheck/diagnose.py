@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from . import forked
 from .config import CLASSIFICATION_METRICS, REGRESSION_METRICS, Config
 from .curves import learning_curves, learning_curves_gram, summarize
 from .dataset import Dataset, load_dataset
@@ -81,10 +82,11 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
     dataset: Dataset | StreamedDataset | None = None
 
     def class_target() -> None:
-        # Class targets are fitted on worker processes (_jobs): they start while the file is
-        # read whole, and are ready for the first fold instead of 2 s after it is sent.
+        # Class targets are fitted on several processes (_jobs). Where they are joblib's (not
+        # forked copies of this one, see forked.py), they start while the file is read whole,
+        # and are ready for the first fold instead of 2 s after it is sent.
         classes.append(True)
-        if config.jobs != 1 and (os.cpu_count() or 1) > 1:
+        if config.jobs != 1 and (os.cpu_count() or 1) > 1 and not forked.usable():
             workers.append(StartedWorkers(config.jobs))
 
     if streamable:
@@ -164,7 +166,7 @@ def _diagnose(source, config: Config, report: Progress, progress: Progress | Non
         jobs = _jobs(config.jobs, dataset.X.size, dataset.task)
         for started in workers:
             started.ready()
-        workers.clear()  # fitting: from here on, joblib's own handling of errors and Ctrl-C
+        workers.clear()  # fitting: from here on, fit_paths' own handling of errors and Ctrl-C
         paths = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds,
                           all_grids, jobs=jobs, on_fit_done=tick("fitting paths", total))
         baseline = summarize(paths.pop("baseline"), metric)
@@ -221,9 +223,10 @@ def _edge_matters(curve, none, config: Config) -> bool:
     return bool(none.validation_mean[0] < curve.validation_mean[i] - curve.validation_se[i])
 
 
-# Starting worker processes costs seconds (each imports scikit-learn). Iterative logistic fits
-# always repay it (measured on 2 cores: telco churn 15 s -> 11 s, khan 76 s -> 42 s); exact
-# least-squares paths only from about a million design cells.
+# Starting joblib's worker processes costs seconds (each imports scikit-learn; forked copies,
+# on Linux, far less). Iterative logistic fits always repay it (measured on 2 cores with
+# joblib's: telco churn 15 s -> 11 s, khan 76 s -> 42 s); exact least-squares paths only from
+# about a million design cells.
 PARALLEL_MIN_CELLS = 1_000_000
 
 

@@ -109,8 +109,9 @@ def _hash_early(argv: list[str]) -> None:
 
 
 def _stop_workers() -> None:
-    """Stop joblib's reusable worker processes (class targets fit their folds there) now, as
-    the normal exit would: then no thread is left running and _leave can exit at once."""
+    """Stop joblib's reusable worker processes (where class targets fit their folds there, off
+    Linux) now, as the normal exit would: then no thread is left running and _leave can exit
+    at once."""
     executor = getattr(sys.modules.get("joblib.externals.loky.reusable_executor"),
                        "_executor", None)
     if executor is not None:

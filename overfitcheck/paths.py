@@ -23,10 +23,12 @@ import threading
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from . import forked
 from .memory import keep_freed_heap
 from .metrics import binary_errors, classification_errors, metric_names, regression_errors
 from .splits import Fold
@@ -162,9 +164,10 @@ def _import_solvers() -> None:
 
 
 class StartedWorkers:
-    """fit_paths' worker processes, started now so that their start (each one a fresh Python
-    importing numpy, scipy and scikit-learn: 2 s on 2 cores before its first fit) overlaps
-    the reading of a file whose fits will need them. joblib sends each a task that imports
+    """fit_paths' worker processes where they are joblib's (not Linux: see forked.usable),
+    started now so that their start (each one a fresh Python importing numpy, scipy and
+    scikit-learn: 2 s on 2 cores before its first fit) overlaps the reading of a file whose
+    fits will need them. joblib sends each a task that imports
     what the fits use; `ready()` waits for those before fitting, and the fits reuse the
     processes (joblib keeps its executor between calls)."""
 
@@ -249,7 +252,8 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     on_saturation: once a fold's classes are separated along a logistic path (see SATURATION),
     "skip" leaves the smaller alphas unfitted (NaN, left out of the choice of alpha) and "hold"
     carries the last fit forward, as glmnet's truncated path predicts (learning curves).
-    Folds run in parallel on `jobs` worker processes (-1: one per core); see _fit_fold.
+    Folds run in parallel on `jobs` processes (-1: one per core; see _fit_fold): copies of
+    this process forked as the fits start on Linux (forked.py), joblib's workers elsewhere.
     start maps a penalty to coefficients (K', p) on the raw features' scale that each fold's
     fit begins from, put on the fold's standardization (the intercept is solved for). Only
     binary Newton paths (paths_newton.py) use it: it saves steps, the optimum stays the same.
@@ -290,24 +294,29 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         groups.append([len(folds)])
         tasks.append(([np.arange(len(y))], np.arange(0)))
 
-    # joblib imports asyncio and more (0.05 s): only here, never for a streamed regression.
-    from joblib import Parallel, delayed
-
     # The fit on all rows is kept for its coefficients alone: it is not scored (()).
-    work = [delayed(_fit_run)(X, y, trains, va, task, n_classes, grids, precision,
-                              on_saturation if va.size else None, start or {},
-                              metrics if va.size else (), unpenalized_from_l2)
-            for trains, va in tasks]
-    if jobs != 1 and len(work) > 1:
-        # Processes, not threads: warning filters are process-wide and scikit-learn flips them
-        # inside its solvers (catch_warnings is not thread-safe), so threads would turn one
-        # fold's internal warning into another fold's exception.
-        stream = Parallel(n_jobs=jobs, return_as="generator")(work)
+    calls = [partial(_fit_run, X, y, trains, va, task, n_classes, grids, precision,
+                     on_saturation if va.size else None, start or {},
+                     metrics if va.size else (), unpenalized_from_l2)
+             for trains, va in tasks]
+    # Processes, not threads: warning filters are process-wide and scikit-learn flips them
+    # inside its solvers (catch_warnings is not thread-safe), so threads would turn one fold's
+    # internal warning into another fold's exception.
+    if jobs == 1 or len(calls) == 1:
+        finished = ((i, call()) for i, call in enumerate(calls))
+    elif forked.usable():  # copies of this process: nothing to start, import or send
+        if task != "regression":
+            from . import paths_newton  # noqa: F401 - imported once, here, not in each copy
+        finished = forked.run(calls, forked.processes(jobs))
     else:
-        stream = (function(*args, **kwargs) for function, args, kwargs in work)
+        # joblib imports asyncio and more (0.05 s): only here, never for a streamed regression.
+        from joblib import Parallel, delayed
+
+        finished = enumerate(Parallel(n_jobs=jobs, return_as="generator")(
+            delayed(call)() for call in calls))
     results: list = [None] * (len(folds) + int(coef_on_all_rows))
-    for run, run_results in zip(groups, stream, strict=True):
-        for i, result in zip(run, run_results, strict=True):
+    for g, run_results in finished:
+        for i, result in zip(groups[g], run_results, strict=True):
             results[i] = result
             if on_fit_done is not None:
                 on_fit_done()

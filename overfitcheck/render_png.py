@@ -16,7 +16,6 @@ import functools
 import io
 import os
 import pickle
-import select
 import signal
 import sys
 import time
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .forked import fork, read_all, write_all
 from .memory import release_free_heap
 from .verdict import FAMILY_NAMES
 
@@ -265,7 +265,7 @@ class DrawingProcess:
         try:
             fds.extend(os.pipe())
             fds.extend(os.pipe())
-            pid = _fork()
+            pid = fork()
         except OSError:  # no pipe or no process to spare: the drawing is done here
             for fd in fds:
                 os.close(fd)
@@ -298,11 +298,11 @@ class DrawingProcess:
         deadline = time.monotonic() + DRAWING_TIMEOUT
         try:
             request = pickle.dumps(report, protocol=pickle.HIGHEST_PROTOCOL)
-            if not _write_all(self._to, request, deadline):
+            if not write_all(self._to, request, deadline):
                 return None
             os.close(self._to)  # the end of the request
             self._to = -1
-            data = _read_all(self._from, deadline)
+            data = read_all(self._from, deadline)
             if data is None:
                 return None
             _, status = os.waitpid(self._pid, 0)
@@ -342,47 +342,6 @@ def _serve(request: int, answer: int) -> None:
         pipe.write(pickle.dumps(pngs, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-def _ready(fd: int, event: int, deadline: float) -> bool:
-    """Is the pipe `fd` ready for `event` (select.POLLIN or POLLOUT) by the time.monotonic()
-    `deadline`? (poll, not select: select fails on descriptors above 1023.)"""
-    left = deadline - time.monotonic()
-    if left <= 0:
-        return False
-    poller = select.poll()
-    poller.register(fd, event)
-    return bool(poller.poll(left * 1000))
-
-
-def _write_all(fd: int, data: bytes, deadline: float) -> bool:
-    """Write all of `data` to the pipe `fd` by the time.monotonic() `deadline`."""
-    view = memoryview(data)
-    while view:
-        if not _ready(fd, select.POLLOUT, deadline):
-            return False
-        view = view[os.write(fd, view[:select.PIPE_BUF]):]
-    return True
-
-
-def _read_all(fd: int, deadline: float) -> bytes | None:
-    """Everything until the writer closes `fd`; None at the time.monotonic() `deadline`."""
-    parts = []
-    while True:
-        if not _ready(fd, select.POLLIN, deadline):
-            return None
-        part = os.read(fd, 1 << 20)
-        if not part:
-            return b"".join(parts)
-        parts.append(part)
-
-
-def _fork() -> int:
-    """os.fork(), without the DeprecationWarning Python 3.12+ gives beside other threads (raised
-    as an error under -W error, it would leave the child running untracked)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        return os.fork()
-
-
 def _draw_all(figures: dict) -> dict[str, bytes]:
     return {name: _png(make()) for name, make in figures.items()}
 
@@ -413,7 +372,7 @@ def _draw_in_child(figures: dict, meanwhile) -> tuple[dict, dict | None]:
     writes to a pipe, then leaves with os._exit (no cleanup of the parent's state, no flush
     of its buffers)."""
     read_end, write_end = os.pipe()
-    pid = _fork()
+    pid = fork()
     if pid == 0:  # the copy
         status = 1
         try:

@@ -12,6 +12,7 @@ from helpers import DATA, ROOT, reference_frame, reference_pipeline
 from sklearn.linear_model import Lasso, LinearRegression, LogisticRegression, Ridge
 from sklearn.model_selection import cross_validate
 
+from overfitcheck import forked
 from overfitcheck.config import Config
 from overfitcheck.dataset import load_dataset
 from overfitcheck.grid import alpha_grids
@@ -207,6 +208,43 @@ def test_standardize_leaves_the_callers_rows_alone():
     np.testing.assert_array_equal(Xt, [[-1.0, 0.0], [1.0, 0.0]])
     standardize(X, np.arange(3))
     np.testing.assert_array_equal(X, before)
+
+
+@pytest.mark.parametrize("fork", [True, False], ids=["forked copies", "joblib"])
+def test_class_fold_results_do_not_depend_on_jobs(monkeypatch, fork):
+    """Folds fitted in two processes (forked copies on Linux, joblib's workers elsewhere) give
+    the very numbers fitted in this one."""
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn", cv=3)
+    small = {"none": np.array([0.0]), **{p: a[[3, 9, 20]] for p, a in grids.items()}}
+    one = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds, small,
+                    jobs=1)
+    monkeypatch.setattr(forked, "usable", lambda: fork)
+    forks = []
+    run = forked.run
+    monkeypatch.setattr(forked, "run", lambda *a: forks.append(a) or run(*a))
+    two = fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds, small,
+                    jobs=2)
+    assert len(forks) == int(fork)
+    for penalty in small:
+        for side in ("train", "validation"):
+            for metric, errors in getattr(one[penalty], side).items():
+                np.testing.assert_array_equal(getattr(two[penalty], side)[metric], errors)
+        np.testing.assert_array_equal(two[penalty].coef, one[penalty].coef)
+
+
+def test_a_class_target_starts_no_worker_ahead_where_folds_fork(monkeypatch):
+    """On Linux the folds fit in copies forked when they start: no joblib worker is started
+    while the file is read (each would import scikit-learn for nothing)."""
+    from overfitcheck import diagnose
+    from overfitcheck.paths import StartedWorkers
+
+    started = []
+    monkeypatch.setattr(StartedWorkers, "__init__", lambda self, jobs: started.append(jobs))
+    monkeypatch.setattr(forked, "usable", lambda: True)
+    report = diagnose(ROOT / "sample_data" / "telco_churn.csv", "churn", cv=3, n_alphas=4,
+                      jobs=2)
+    assert report.task == "binary" and started == []
 
 
 def test_fold_results_do_not_depend_on_jobs():
@@ -582,10 +620,13 @@ def _live_children() -> set[int]:
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: folds fit in-process")
-def test_workers_started_ahead_are_the_processes_the_folds_fit_on():
-    """StartedWorkers (started while a class target's file is read) leaves joblib's executor
-    warm: the fits reuse its processes instead of starting their own."""
+def test_workers_started_ahead_are_the_processes_the_folds_fit_on(monkeypatch):
+    """Where folds do not fit in forked copies (not Linux), StartedWorkers (started while a
+    class target's file is read) leaves joblib's executor warm: the fits reuse its processes
+    instead of starting their own."""
     from overfitcheck.paths import StartedWorkers
+
+    monkeypatch.setattr(forked, "usable", lambda: False)
 
     config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
                                             target="churn", cv=3)
@@ -602,11 +643,14 @@ def test_workers_started_ahead_are_the_processes_the_folds_fit_on():
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers start")
 def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(tmp_path,
                                                                              monkeypatch):
-    """The workers a class target starts while its file is read are killed, not waited for,
-    when the file turns out unusable; the next diagnosis starts its own and fits."""
+    """Where folds do not fit in forked copies (not Linux), the workers a class target starts
+    while its file is read are killed, not waited for, when the file turns out unusable; the
+    next diagnosis starts its own and fits."""
     from overfitcheck import diagnose
     from overfitcheck.errors import NoFeatures
     from overfitcheck.paths import StartedWorkers
+
+    monkeypatch.setattr(forked, "usable", lambda: False)
 
     cancelled = []
     cancel = StartedWorkers.cancel
@@ -630,11 +674,14 @@ def test_a_class_target_file_that_cannot_be_diagnosed_leaves_no_worker_running(t
 
 
 @pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one core: no workers start")
-def test_workers_cancelled_once_idle_leave_the_next_fits_a_working_executor():
+def test_workers_cancelled_once_idle_leave_the_next_fits_a_working_executor(monkeypatch):
     """Workers that finished starting before the diagnosis ended are killed idle; joblib
     would find them dead only later, so a fit right after (a notebook's next diagnosis) met
-    the dead executor (CI at 765f608). cancel() shuts it down: the next fits get new ones."""
+    the dead executor (CI at 765f608). cancel() shuts it down: the next fits get new ones.
+    (Not Linux: there the folds fit in forked copies.)"""
     from overfitcheck.paths import StartedWorkers
+
+    monkeypatch.setattr(forked, "usable", lambda: False)
 
     config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
                                             target="churn", cv=3)

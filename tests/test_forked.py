@@ -1,0 +1,146 @@
+"""forked.run: calls answered by forked copies of this process, and never a copy left behind."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from overfitcheck import forked
+from overfitcheck.errors import TooLarge
+
+pytestmark = pytest.mark.skipif(not forked.usable(), reason="fits fork only on Linux")
+
+
+def _square(i: int) -> tuple[int, int]:
+    return i * i, os.getpid()
+
+
+def _fail(message: str) -> None:
+    raise ValueError(message)
+
+
+def _unpicklable() -> None:
+    problem = ValueError("holds a lambda")
+    problem.callback = lambda: None
+    raise problem
+
+
+def _kill_self() -> None:
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _note_pid_and_sleep(folder: Path) -> None:
+    (folder / str(os.getpid())).touch()
+    time.sleep(60)
+
+
+def _alive(pid: int) -> bool:
+    """Running, not merely a zombie nobody reaped."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def _wait_gone(pids, seconds: float = 5.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_every_call_is_answered_once_by_the_copies():
+    answers = dict(forked.run([partial(_square, i) for i in range(9)], 2))
+    assert {i: square for i, (square, _) in answers.items()} == {i: i * i for i in range(9)}
+    pids = {pid for _, pid in answers.values()}
+    assert len(pids) == 2 and os.getpid() not in pids  # two copies took turns
+    assert not any(_alive(pid) for pid in pids)  # reaped once done
+
+
+def test_no_more_copies_than_calls():
+    answers = dict(forked.run([partial(_square, 3)], 4))
+    assert answers[0][0] == 9
+
+
+def test_an_exception_in_a_call_is_raised_here_with_the_copys_traceback():
+    calls = [partial(_square, 1), partial(_fail, "fold 2 broke"), partial(_square, 3)]
+    with pytest.raises(ValueError, match="fold 2 broke") as raised:
+        list(forked.run(calls, 2))
+    assert isinstance(raised.value.__cause__, forked.RemoteTraceback)
+    assert "_fail" in str(raised.value.__cause__)  # where it was raised, in the copy
+
+
+def test_an_exception_that_cannot_be_pickled_arrives_as_its_type_and_message():
+    with pytest.raises(RuntimeError, match="ValueError: holds a lambda"):
+        list(forked.run([_unpicklable, partial(_square, 2)], 2))
+
+
+def test_a_copy_killed_mid_call_is_a_one_line_error():
+    with pytest.raises(TooLarge) as raised:
+        list(forked.run([partial(_square, 1), _kill_self], 2))
+    assert raised.value.one_line() == (
+        "a fitting process was killed (SIGKILL), most likely for lack of memory. Fix: run "
+        "with --jobs 1 (one process), or give the machine more memory")
+
+
+def test_stopping_early_kills_the_copies_still_working(tmp_path):
+    calls = [partial(_square, 0)] + [partial(_note_pid_and_sleep, tmp_path)] * 3
+    started = time.monotonic()
+    answers = forked.run(calls, 2)
+    assert next(answers)[0] == 0
+    while len(os.listdir(tmp_path)) < 2:  # both copies asleep in a call
+        time.sleep(0.05)
+    answers.close()  # as an exception in the caller's loop does
+    assert time.monotonic() - started < 30
+    assert _wait_gone([int(name) for name in os.listdir(tmp_path)])
+
+
+def test_ctrl_c_while_waiting_kills_the_copies(tmp_path):
+    """SIGINT as a terminal sends it, to the whole process group: the copies ignore it and the
+    waiting process, interrupted, kills them."""
+    script = textwrap.dedent(f"""
+        import sys
+        from functools import partial
+        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_forked import _note_pid_and_sleep
+        from overfitcheck import forked
+        try:
+            list(forked.run([partial(_note_pid_and_sleep, Path({str(tmp_path)!r}))] * 4, 2))
+        except KeyboardInterrupt:
+            sys.exit(130)
+    """)
+    # Its own process group, SIGINT at its default (a suite run as a background job ignores it).
+    process = subprocess.Popen([sys.executable, "-c", script], start_new_session=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    try:
+        deadline = time.monotonic() + 30
+        while len(os.listdir(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(os.listdir(tmp_path)) == 2
+        os.killpg(process.pid, signal.SIGINT)
+        assert process.wait(timeout=10) == 130
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert _wait_gone([int(name) for name in os.listdir(tmp_path)])
+
+
+def test_processes_reads_n_jobs_as_joblib_does():
+    cores = len(os.sched_getaffinity(0))
+    assert forked.processes(3) == 3
+    assert forked.processes(-1) == cores
+    assert forked.processes(-2) == max(1, cores - 1)
+    assert forked.processes(-1000) == 1
