@@ -117,8 +117,12 @@ def _serve(calls: Sequence[Callable[[], Any]], request: int, answer: int,
     status = 1
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # this process's parent stops it
-        # Fresh streams that go nowhere (a thread may have held the inherited ones' locks).
-        sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+        # Fresh streams that go nowhere (a thread may have held the inherited ones' locks),
+        # and the descriptors under them too: a pipe this process's output goes to (a CI
+        # log) ends when this process does, not when a copy finishes its call.
+        sys.stdout = sys.stderr = nowhere = open(os.devnull, "w")  # noqa: SIM115
+        os.dup2(nowhere.fileno(), 1)
+        os.dup2(nowhere.fileno(), 2)
         for fd in inherited:  # the other copies' pipes: each must see its own end close
             with contextlib.suppress(OSError):
                 os.close(fd)

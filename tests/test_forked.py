@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -144,3 +145,33 @@ def test_processes_reads_n_jobs_as_joblib_does():
     assert forked.processes(-1) == cores
     assert forked.processes(-2) == max(1, cores - 1)
     assert forked.processes(-1000) == 1
+
+
+def test_a_copy_does_not_hold_the_output_pipe_of_a_killed_parent(tmp_path):
+    """A CI job reading the command's output sees it end when the command dies, not when a
+    copy finishes the call it was in."""
+    script = textwrap.dedent(f"""
+        import sys
+        from functools import partial
+        from pathlib import Path
+        sys.path.insert(0, {str(Path(__file__).parent)!r})
+        from test_forked import _note_pid_and_sleep
+        from overfitcheck import forked
+        list(forked.run([partial(_note_pid_and_sleep, Path({str(tmp_path)!r}))] * 2, 2))
+    """)
+    process = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while len(os.listdir(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(os.listdir(tmp_path)) == 2
+        process.kill()
+        process.communicate(timeout=5)  # both pipes end with the parent
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        for name in os.listdir(tmp_path):  # orphaned in their call: not the test's to leave
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(name), signal.SIGKILL)
