@@ -1,6 +1,6 @@
 """The console script: runs the command line, and turns a Ctrl-C that lands while the heavy
 modules are still importing into the same one line and exit code 130 as one during a run
-(noted while they import, raised once they are in: _interrupt_after_imports).
+(noted while they import, raised once they are in: interrupts.deferred).
 
 It also saves time at both ends: the input file starts hashing before the heavy modules
 import (digest.py), and the process leaves without tearing those modules down (_leave)."""
@@ -8,12 +8,9 @@ import (digest.py), and the process leaves without tearing those modules down (_
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
-import signal
 import sys
 import threading
-from collections.abc import Iterator
 from typing import NoReturn
 
 INTERRUPTED = 130  # errors.ExitCode.INTERRUPTED, not imported: errors may be mid-import
@@ -26,11 +23,16 @@ _INPUT_SUFFIXES = (".csv", ".tsv", ".gz", ".bz2", ".xz", ".zip")
 
 
 def main() -> None:
+    from . import interrupts  # the standard library only
     from .memory import heap_only  # the standard library and errors.py only
 
     heap_only()
     try:
-        with _interrupt_after_imports():
+        # A Ctrl-C while the heavy modules import is noted, then raised once they are in.
+        # Raised in the middle of a third-party module's import, KeyboardInterrupt can land
+        # inside a bare `except:` there and vanish. Once in CI a run signalled at 0.3 s went on
+        # to exit 0; this is the likely cause, not a proven one.
+        with interrupts.deferred():
             try:
                 _hash_early(sys.argv)
             except Exception:  # noqa: BLE001, S110 - only a head start: read.py hashes anyway
@@ -116,22 +118,3 @@ def _stop_workers() -> None:
                        "_executor", None)
     if executor is not None:
         executor.shutdown(wait=True)
-
-
-@contextlib.contextmanager
-def _interrupt_after_imports() -> Iterator[None]:
-    """A Ctrl-C while the heavy modules import is noted, then raised once they are imported.
-    Raised in the middle of a third-party module's import, KeyboardInterrupt can land inside
-    a bare `except:` there and vanish. Once in CI a run signalled at 0.3 s went on to exit 0;
-    this is the likely cause, not a proven one."""
-    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
-        yield  # Ctrl-C ignored (a background job) or handled by an embedding program
-        return
-    interrupted: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: interrupted.append(number))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
-    if interrupted:
-        raise KeyboardInterrupt

@@ -1,21 +1,24 @@
 """Work done in forked copies of this process (Linux): fit_paths' folds, and the pipes and fork
 that the PNG renderer's drawing copy uses too.
 
-A copy forked once the rows are read has every module and every row already: nothing is
-started, imported or sent, where joblib's worker processes each import numpy, scipy and
-scikit-learn (1.4-1.9 s of CPU each, measured) and receive the rows through a file in
-/dev/shm. Each copy takes calls by index over a pipe, runs them and answers with the pickled
-result (or the exception, with its traceback); it ignores Ctrl-C (this process kills it) and
-leaves with os._exit, never returning into this process's code.
+A copy forked once the rows are read has every module imported so far and every row: nothing is
+started or sent, where joblib's worker processes each import numpy, scipy and scikit-learn
+(1.4-1.9 s of CPU each, measured) and receive the rows through a file in /dev/shm. Each copy
+takes calls by index over a pipe, runs them and answers with the pickled result (or the
+exception, with its traceback) and the warnings the call raised, which are raised again here;
+it ignores Ctrl-C (this process kills it), dies with this process, and leaves with os._exit,
+never returning into this process's code.
 
-Fork only where no other thread is importing a module (its lock would stay held in the copy)
-and the calls need nothing but computation: a copy must not print (its streams go nowhere: a
-thread here may have held their locks at the fork) or start threads of its own beyond BLAS's.
+Fork only where no other thread is importing a module the calls import (its lock would stay
+held in the copy; the caller imports what they need first) and the calls need nothing but
+computation: a copy must not print (its streams go nowhere: a thread here may have held their
+locks at the fork) or start threads of its own beyond BLAS's.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import math
 import os
 import pickle
@@ -28,11 +31,13 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from . import interrupts
 from .errors import TooLarge
 
 # A message's length, ahead of it on the pipe.
 HEADER_BYTES = 8
 STOP = (1 << 32) - 1  # the task index that tells a copy to leave
+PR_SET_PDEATHSIG = 1  # prctl's option (linux/prctl.h): a signal for when the parent dies
 
 
 def usable() -> bool:
@@ -42,12 +47,11 @@ def usable() -> bool:
 
 
 def processes(jobs: int) -> int:
-    """joblib's reading of n_jobs: N, or -1 for every usable core, -2 all but one, ..."""
-    if jobs > 0:
-        return jobs
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else \
-        (os.cpu_count() or 1)
-    return max(1, cores + 1 + jobs)
+    """How many processes `jobs` asks for, read as joblib reads n_jobs (-1: every core this
+    process may use, after CPU affinity, a container's CPU quota and LOKY_MAX_CPU_COUNT)."""
+    from joblib import effective_n_jobs  # scikit-learn's, imported by the fits anyway
+
+    return effective_n_jobs(jobs)
 
 
 class RemoteTraceback(Exception):
@@ -61,48 +65,57 @@ class RemoteTraceback(Exception):
 def run(calls: Sequence[Callable[[], Any]], copies: int) -> Iterator[tuple[int, Any]]:
     """(index, result) of every call, as they finish, from up to `copies` forked copies of this
     process, each taking the next call when it is done with one. An exception raised by a call
-    is raised here; a copy that dies (killed: out of memory, most likely) raises TooLarge.
-    However this ends (done, an error, Ctrl-C, the caller stopping early), every copy is killed
-    and reaped before it returns."""
-    children: dict[int, tuple[int, int]] = {}  # answer fd -> (pid, request fd)
+    is raised here, the warnings it raised are warned again here; a copy that dies (killed:
+    out of memory, most likely) raises TooLarge. Once the calls are done, or the generator is
+    closed (close it when stopping early: `contextlib.closing`), or an error or Ctrl-C ends it,
+    every copy has been killed and reaped."""
+    live: dict[int, int] = {}  # pid -> its answer fd, until reaped
+    requests: dict[int, int] = {}  # answer fd -> request fd
     ours: list[int] = []  # this process's pipe ends, none of which a copy may keep
+    parent = os.getpid()
     try:
         for _ in range(min(copies, len(calls))):
-            request_read, request_write = os.pipe()
-            answer_read, answer_write = os.pipe()
-            ours += [request_write, answer_read]
-            pid = fork()
-            if pid == 0:
-                _serve(calls, request_read, answer_write, ours)  # never returns
-            os.close(request_read)
-            os.close(answer_write)
-            children[answer_read] = (pid, request_write)
+            with interrupts.deferred():  # no copy forked and not yet known to the finally below
+                request_read, request_write = os.pipe()
+                ours.append(request_write)
+                answer_read, answer_write = os.pipe()
+                ours.append(answer_read)
+                pid = fork()
+                if pid == 0:
+                    _serve(calls, request_read, answer_write, ours, parent)  # never returns
+                live[pid] = answer_read
+                requests[answer_read] = request_write
+                os.close(request_read)
+                os.close(answer_write)
         following = iter(range(len(calls)))
-        for _, request in list(children.values()):
-            _send(request, next(following))
         poller = select.poll()
-        for fd in children:
-            poller.register(fd, select.POLLIN)
-        while children:
+        for pid, answer in live.items():
+            poller.register(answer, select.POLLIN)
+            _send(requests[answer], next(following), pid, live)
+        by_answer = {answer: pid for pid, answer in live.items()}
+        while by_answer:
             for fd, _ in poller.poll():
-                pid, request = children[fd]
-                answer = _read_message(fd)
-                if answer is None:
-                    del children[fd]  # reaped by _lost: its pid may be reused
-                    raise _lost(pid)
-                index, ok, value, remote = pickle.loads(answer)
+                pid = by_answer[fd]
+                message = _read_message(fd)
+                if message is None:
+                    raise _lost(pid, live)
+                index, ok, value, remote, raised = pickle.loads(message)
+                for warning in raised:
+                    warnings.warn_explicit(*warning)
                 if not ok:
                     value.__cause__ = RemoteTraceback(remote)
                     raise value
                 task = next(following, STOP)
-                _send(request, task)
-                if task == STOP:
+                _send(requests[fd], task, pid, live)
+                if task == STOP:  # the copy leaves
                     poller.unregister(fd)
-                    _reap(pid)
-                    del children[fd]
+                    del by_answer[fd]
+                    with interrupts.deferred():
+                        _reap(pid)
+                        del live[pid]
                 yield index, value
     finally:
-        for pid, _ in children.values():
+        for pid in live:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
             _reap(pid)
@@ -112,11 +125,15 @@ def run(calls: Sequence[Callable[[], Any]], copies: int) -> Iterator[tuple[int, 
 
 
 def _serve(calls: Sequence[Callable[[], Any]], request: int, answer: int,
-           inherited: list[int]) -> None:
+           inherited: list[int], parent: int) -> None:
     """In a copy: run the calls asked for until told to stop, then leave."""
     status = 1
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # this process's parent stops it
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops it
+        with contextlib.suppress(OSError, AttributeError):  # a killed parent kills it
+            ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != parent:  # died before that
+            return
         # Fresh streams that go nowhere (a thread may have held the inherited ones' locks),
         # and the descriptors under them too: a pipe this process's output goes to (a CI
         # log) ends when this process does, not when a copy finishes its call.
@@ -128,27 +145,49 @@ def _serve(calls: Sequence[Callable[[], Any]], request: int, answer: int,
                 os.close(fd)
         while True:
             head = _read_exact(request, 4)
-            index = int.from_bytes(head, "little") if head else STOP
+            index = int.from_bytes(head, "little") if len(head) == 4 else STOP
             if index == STOP:
                 break
-            try:
-                message = (index, True, calls[index](), "")
-            except BaseException as problem:  # noqa: BLE001 - raised by the parent instead
-                message = (index, False, problem, traceback.format_exc())
-            try:
-                data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-            except Exception:  # noqa: BLE001 - an exception that cannot be pickled
-                problem = RuntimeError(f"{type(message[2]).__name__}: {message[2]}")
-                data = pickle.dumps((index, False, problem, message[3]),
-                                    protocol=pickle.HIGHEST_PROTOCOL)
-            write_all(answer, len(data).to_bytes(HEADER_BYTES, "little") + data)
+            data = _answer(index, calls[index])
+            write_all(answer, len(data).to_bytes(HEADER_BYTES, "little"))
+            write_all(answer, data)
         status = 0
     finally:
         os._exit(status)
 
 
-def _send(request: int, index: int) -> None:
-    write_all(request, index.to_bytes(4, "little"))
+def _answer(index: int, call: Callable[[], Any]) -> bytes:
+    """The pickled (index, ok, result or exception, traceback, warnings) of a call."""
+    with warnings.catch_warnings(record=True) as raised:  # the filters still apply
+        try:
+            ok, value, remote = True, call(), ""
+        except BaseException as problem:  # noqa: BLE001 - raised by the parent instead
+            ok, value, remote = False, problem, traceback.format_exc()
+    shown = [(w.message, w.category, w.filename, w.lineno) for w in raised]
+    try:
+        data = pickle.dumps((index, ok, value, remote, shown), protocol=pickle.HIGHEST_PROTOCOL)
+        if not ok:
+            pickle.loads(data)  # an exception that pickles may still not rebuild
+        return data
+    except Exception as failed:  # noqa: BLE001 - said in words instead
+        if ok:
+            problem = MemoryError() if isinstance(failed, MemoryError) else RuntimeError(
+                f"the result of a fit could not be sent back: {type(failed).__name__}: {failed}")
+            remote = traceback.format_exc()
+        else:
+            problem = RuntimeError(f"{type(value).__name__}: {value}")
+        shown = [(str(m), UserWarning, f, n) for m, _, f, n in shown]
+        return pickle.dumps((index, False, problem, remote, shown),
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def _send(request: int, index: int, pid: int, live: dict[int, int]) -> None:
+    """Ask a copy for a call (or to stop); a copy already dead is reported as one."""
+    try:
+        write_all(request, index.to_bytes(4, "little"))
+    except OSError:
+        if index != STOP:
+            raise _lost(pid, live) from None
 
 
 def _read_message(fd: int) -> bytes | None:
@@ -161,21 +200,25 @@ def _read_message(fd: int) -> bytes | None:
     return body if len(body) == size else None
 
 
-def _read_exact(fd: int, size: int) -> bytes:
+def _read_exact(fd: int, size: int) -> bytearray:
     """`size` bytes, or fewer if the writer closes its end first."""
-    parts, left = [], size
-    while left:
-        part = os.read(fd, min(left, 1 << 20))
-        if not part:
+    buffer = bytearray(size)
+    view, got = memoryview(buffer), 0
+    while got < size:
+        n = os.readv(fd, [view[got:]])
+        if not n:
             break
-        parts.append(part)
-        left -= len(part)
-    return b"".join(parts)
+        got += n
+    del view
+    del buffer[got:]
+    return buffer
 
 
-def _lost(pid: int) -> Exception:
-    """The error for a copy that died without answering."""
-    _, status = _reap(pid)
+def _lost(pid: int, live: dict[int, int]) -> Exception:
+    """The error for a copy that died without answering (reaped here)."""
+    with interrupts.deferred():
+        _, status = _reap(pid)
+        live.pop(pid, None)
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
         return TooLarge("a fitting process was killed (SIGKILL), most likely for lack of memory",
                         "run with --jobs 1 (one process), or give the machine more memory")

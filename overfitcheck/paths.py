@@ -305,8 +305,9 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
     if jobs == 1 or len(calls) == 1:
         finished = ((i, call()) for i, call in enumerate(calls))
     elif forked.usable():  # copies of this process: nothing to start, import or send
-        if task != "regression":
-            from . import paths_newton  # noqa: F401 - imported once, here, not in each copy
+        load_solvers()  # what the fits import: once, here, not in each copy
+        if task == "binary":
+            from . import paths_newton  # noqa: F401
         finished = forked.run(calls, forked.processes(jobs))
     else:
         # joblib imports asyncio and more (0.05 s): only here, never for a streamed regression.
@@ -315,11 +316,15 @@ def fit_paths(X: np.ndarray, y: np.ndarray, task: str, n_classes: int, folds: Se
         finished = enumerate(Parallel(n_jobs=jobs, return_as="generator")(
             delayed(call)() for call in calls))
     results: list = [None] * (len(folds) + int(coef_on_all_rows))
-    for g, run_results in finished:
-        for i, result in zip(groups[g], run_results, strict=True):
-            results[i] = result
-            if on_fit_done is not None:
-                on_fit_done()
+    try:
+        for g, run_results in finished:
+            for i, result in zip(groups[g], run_results, strict=True):
+                results[i] = result
+                if on_fit_done is not None:
+                    on_fit_done()
+    finally:  # stopped early (a progress callback's error): no copy is left fitting
+        if hasattr(finished, "close"):
+            finished.close()
     fold_results = results[: len(folds)]
     full = results[len(folds)] if coef_on_all_rows else None
     paths = {}

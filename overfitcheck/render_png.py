@@ -277,8 +277,11 @@ class DrawingProcess:
                 os.setpgid(0, 0)  # its own group: close() stops it and the copy it forks
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
                 # Fresh streams (a thread may have held the inherited ones' locks at the fork)
-                # that go nowhere, and no warnings: the copy only answers on its pipe.
-                sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+                # that go nowhere, descriptors 1 and 2 too (a pipe reading this process's
+                # output ends with it), and no warnings: the copy only answers on its pipe.
+                sys.stdout = sys.stderr = nowhere = open(os.devnull, "w")  # noqa: SIM115
+                os.dup2(nowhere.fileno(), 1)
+                os.dup2(nowhere.fileno(), 2)
                 warnings.simplefilter("ignore")
                 os.close(to_write)
                 os.close(from_read)

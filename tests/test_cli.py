@@ -340,24 +340,3 @@ def test_a_ctrl_c_while_typer_parses_the_command_line_gets_the_one_line(monkeypa
     assert capsys.readouterr().err.strip().splitlines() == ["overfitcheck: error: interrupted"]
 
 
-def test_a_ctrl_c_while_importing_is_raised_once_the_imports_are_done():
-    """Raised inside a third-party import, KeyboardInterrupt can meet a bare `except:` and
-    vanish; the console script only takes note of it until the imports are done."""
-    import signal
-    import time
-
-    from overfitcheck import entry
-
-    reached = False
-    # Ctrl-C as an interactive run has it: under a shell's background job (`cmd &`) Python
-    # starts with SIGINT ignored, and the console script then leaves it ignored.
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            with entry._interrupt_after_imports():
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(0.05)  # the handler runs meanwhile: it only takes note
-                reached = True
-        assert reached and signal.getsignal(signal.SIGINT) is signal.default_int_handler
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import warnings
 from functools import partial
 from pathlib import Path
 
@@ -140,11 +141,73 @@ def test_ctrl_c_while_waiting_kills_the_copies(tmp_path):
 
 
 def test_processes_reads_n_jobs_as_joblib_does():
-    cores = len(os.sched_getaffinity(0))
+    """-1 is every core joblib would use: CPU affinity, a container's quota, LOKY_MAX_CPU_COUNT."""
+    from joblib import cpu_count
+
     assert forked.processes(3) == 3
-    assert forked.processes(-1) == cores
-    assert forked.processes(-2) == max(1, cores - 1)
+    assert forked.processes(-1) == cpu_count()
+    assert forked.processes(-2) == max(1, cpu_count() - 1)
     assert forked.processes(-1000) == 1
+
+
+def _warn(message: str) -> int:
+    warnings.warn(message, RuntimeWarning, stacklevel=1)
+    return 1
+
+
+def _unsendable():
+    return lambda: None
+
+
+class _Rebuilt(Exception):
+    def __init__(self, a, b):
+        super().__init__(f"{a} and {b}")  # pickles, but cannot be rebuilt from its args
+
+
+def _raise_unrebuildable() -> None:
+    raise _Rebuilt("this", "that")
+
+
+def test_the_warnings_a_call_raises_are_raised_here():
+    with pytest.warns(RuntimeWarning, match="careful in the copy"):
+        answers = dict(forked.run([partial(_warn, "careful in the copy"),
+                                   partial(_square, 2)], 2))
+    assert answers[0] == 1
+
+
+def test_a_result_that_cannot_be_sent_is_an_error_saying_so():
+    with pytest.raises(RuntimeError, match="the result of a fit could not be sent back"):
+        list(forked.run([_unsendable, partial(_square, 2)], 2))
+
+
+def test_an_exception_that_cannot_be_rebuilt_arrives_as_its_type_and_message():
+    with pytest.raises(RuntimeError, match="_Rebuilt: this and that"):
+        list(forked.run([_raise_unrebuildable], 1))
+
+
+def test_a_ctrl_c_as_a_copy_is_forked_leaves_no_copy_and_no_descriptor(monkeypatch):
+    """Ctrl-C right after fork() returns, before the copy is on the books, is held back until
+    it is: the copies are killed and reaped, their pipes closed."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    forked_pids = []
+    fork = forked.fork
+
+    def fork_then_ctrl_c():
+        pid = fork()
+        if pid:
+            forked_pids.append(pid)
+            os.kill(os.getpid(), signal.SIGINT)
+        return pid
+
+    monkeypatch.setattr(forked, "fork", fork_then_ctrl_c)
+    descriptors = len(os.listdir("/proc/self/fd"))
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(forked.run([partial(_square, i) for i in range(4)], 2))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert forked_pids and not any(Path(f"/proc/{pid}").exists() for pid in forked_pids)
+    assert len(os.listdir("/proc/self/fd")) == descriptors
 
 
 def test_a_copy_does_not_hold_the_output_pipe_of_a_killed_parent(tmp_path):
@@ -168,6 +231,7 @@ def test_a_copy_does_not_hold_the_output_pipe_of_a_killed_parent(tmp_path):
         assert len(os.listdir(tmp_path)) == 2
         process.kill()
         process.communicate(timeout=5)  # both pipes end with the parent
+        assert _wait_gone([int(name) for name in os.listdir(tmp_path)])  # the copies with it
     finally:
         if process.poll() is None:
             process.kill()
