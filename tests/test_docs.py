@@ -65,3 +65,13 @@ def test_readme_lists_every_option():
             options.update(o for o in param.opts if o.startswith("--"))
     missing = sorted(o for o in options if f"`{o}`" not in README)
     assert not missing, f"options missing from README.md: {missing}"
+
+
+def test_readme_shows_the_benchmarks_main_table():
+    """The README's Speed section holds the table of bench/results.json's main run, as the
+    benchmark wrote it: rewriting the paragraph above it once dropped the table."""
+    results = json.loads((ROOT / "bench" / "results.json").read_text(encoding="utf-8"))
+    table = results["markdown"].strip()
+    assert table.startswith("| size |") and table.count("\n") >= 3
+    speed = README[README.index("## Speed and memory"):README.index("## Use in CI")]
+    assert table in speed
