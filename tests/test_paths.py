@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -814,3 +816,33 @@ def test_a_certified_l2_path_takes_its_hessians_from_every_row(monkeypatch):
     for a, alpha in enumerate(alphas):
         np.testing.assert_allclose(_objective(Xt, y, every, a, alpha, "l2")[0],
                                    _objective(Xt, y, sampled, a, alpha, "l2")[0], rtol=1e-12)
+
+
+def _children() -> set[int]:
+    """This process's child processes (each thread's, from /proc)."""
+    found = set()
+    for task in os.listdir("/proc/self/task"):
+        with contextlib.suppress(FileNotFoundError):
+            found.update(int(pid) for pid in
+                         Path(f"/proc/self/task/{task}/children").read_text().split())
+    return found
+
+
+@pytest.mark.skipif(not forked.usable() or (os.cpu_count() or 1) < 2,
+                    reason="folds fork only on Linux with two cores")
+def test_fits_stopped_by_a_failing_progress_callback_leave_no_copy_running():
+    """The copies are killed as the error leaves fit_paths, not when the generator that holds
+    them is collected (the traceback, kept here by pytest, still refers to it)."""
+    config, dataset, splits, grids = _setup(ROOT / "sample_data" / "telco_churn.csv",
+                                            target="churn", cv=3)
+    small = {"none": np.array([0.0]), "l2": grids["l2"][[5, 10]]}
+    before = _children()
+
+    def progress():
+        raise RuntimeError("the progress bar broke")
+
+    with pytest.raises(RuntimeError, match="the progress bar broke") as raised:
+        fit_paths(dataset.X, dataset.y, dataset.task, dataset.n_classes, splits.folds, small,
+                  jobs=2, on_fit_done=progress)
+    assert raised.traceback  # still held: the generator in fit_paths' frame is not collected
+    assert _children() - before == set()
