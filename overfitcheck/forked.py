@@ -69,7 +69,8 @@ def run(calls: Sequence[Callable[[], Any]], copies: int) -> Iterator[tuple[int, 
     out of memory, most likely) raises TooLarge. Once the calls are done, or the generator is
     closed (close it when stopping early: `contextlib.closing`), or an error or Ctrl-C ends it,
     every copy has been killed and reaped."""
-    live: dict[int, int] = {}  # pid -> its answer fd, until reaped
+    live: set[int] = set()  # copies not yet reaped
+    by_answer: dict[int, int] = {}  # answer fd -> its copy's pid, while it has calls to do
     requests: dict[int, int] = {}  # answer fd -> request fd
     ours: list[int] = []  # this process's pipe ends, none of which a copy may keep
     parent = os.getpid()
@@ -83,16 +84,16 @@ def run(calls: Sequence[Callable[[], Any]], copies: int) -> Iterator[tuple[int, 
                 pid = fork()
                 if pid == 0:
                     _serve(calls, request_read, answer_write, ours, parent)  # never returns
-                live[pid] = answer_read
+                live.add(pid)
+                by_answer[answer_read] = pid
                 requests[answer_read] = request_write
                 os.close(request_read)
                 os.close(answer_write)
         following = iter(range(len(calls)))
         poller = select.poll()
-        for pid, answer in live.items():
+        for answer, pid in by_answer.items():
             poller.register(answer, select.POLLIN)
             _send(requests[answer], next(following), pid, live)
-        by_answer = {answer: pid for pid, answer in live.items()}
         while by_answer:
             for fd, _ in poller.poll():
                 pid = by_answer[fd]
@@ -112,7 +113,7 @@ def run(calls: Sequence[Callable[[], Any]], copies: int) -> Iterator[tuple[int, 
                     del by_answer[fd]
                     with interrupts.deferred():
                         _reap(pid)
-                        del live[pid]
+                        live.discard(pid)
                 yield index, value
     finally:
         for pid in live:
@@ -134,12 +135,7 @@ def _serve(calls: Sequence[Callable[[], Any]], request: int, answer: int,
             ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != parent:  # died before that
             return
-        # Fresh streams that go nowhere (a thread may have held the inherited ones' locks),
-        # and the descriptors under them too: a pipe this process's output goes to (a CI
-        # log) ends when this process does, not when a copy finishes its call.
-        sys.stdout = sys.stderr = nowhere = open(os.devnull, "w")  # noqa: SIM115
-        os.dup2(nowhere.fileno(), 1)
-        os.dup2(nowhere.fileno(), 2)
+        output_to_nowhere()
         for fd in inherited:  # the other copies' pipes: each must see its own end close
             with contextlib.suppress(OSError):
                 os.close(fd)
@@ -181,7 +177,7 @@ def _answer(index: int, call: Callable[[], Any]) -> bytes:
                             protocol=pickle.HIGHEST_PROTOCOL)
 
 
-def _send(request: int, index: int, pid: int, live: dict[int, int]) -> None:
+def _send(request: int, index: int, pid: int, live: set[int]) -> None:
     """Ask a copy for a call (or to stop); a copy already dead is reported as one."""
     try:
         write_all(request, index.to_bytes(4, "little"))
@@ -214,11 +210,11 @@ def _read_exact(fd: int, size: int) -> bytearray:
     return buffer
 
 
-def _lost(pid: int, live: dict[int, int]) -> Exception:
+def _lost(pid: int, live: set[int]) -> Exception:
     """The error for a copy that died without answering (reaped here)."""
     with interrupts.deferred():
         _, status = _reap(pid)
-        live.pop(pid, None)
+        live.discard(pid)
     if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGKILL:
         return TooLarge("a fitting process was killed (SIGKILL), most likely for lack of memory",
                         "run with --jobs 1 (one process), or give the machine more memory")
@@ -234,6 +230,16 @@ def _reap(pid: int) -> tuple[int, int]:
 
 
 # -- pipes and fork, shared with the PNG renderer's drawing copy ------------------------------
+
+def output_to_nowhere() -> None:
+    """In a forked copy: sys.stdout and sys.stderr become fresh streams to /dev/null (a thread
+    here may have held the inherited ones' locks at the fork), and descriptors 1 and 2 point
+    there too, so a pipe reading this process's output (a CI log) ends when the process that
+    owns it does, not when a copy is done."""
+    sys.stdout = sys.stderr = nowhere = open(os.devnull, "w")  # noqa: SIM115
+    os.dup2(nowhere.fileno(), 1)
+    os.dup2(nowhere.fileno(), 2)
+
 
 def fork() -> int:
     """os.fork(), without the DeprecationWarning Python 3.12+ gives beside other threads (raised

@@ -167,9 +167,9 @@ class StartedWorkers:
     """fit_paths' worker processes where they are joblib's (not Linux: see forked.usable),
     started now so that their start (each one a fresh Python importing numpy, scipy and
     scikit-learn: 2 s on 2 cores before its first fit) overlaps the reading of a file whose
-    fits will need them. joblib sends each a task that imports
-    what the fits use; `ready()` waits for those before fitting, and the fits reuse the
-    processes (joblib keeps its executor between calls)."""
+    fits will need them. joblib sends each a task that imports what the fits use; `ready()`
+    waits for those before fitting, and the fits reuse the processes (joblib keeps its
+    executor between calls)."""
 
     def __init__(self, jobs: int) -> None:
         from joblib import Parallel, delayed, effective_n_jobs

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .forked import fork, read_all, write_all
+from .forked import fork, output_to_nowhere, read_all, write_all
 from .memory import release_free_heap
 from .verdict import FAMILY_NAMES
 
@@ -276,12 +276,7 @@ class DrawingProcess:
             try:
                 os.setpgid(0, 0)  # its own group: close() stops it and the copy it forks
                 signal.signal(signal.SIGINT, signal.SIG_IGN)
-                # Fresh streams (a thread may have held the inherited ones' locks at the fork)
-                # that go nowhere, descriptors 1 and 2 too (a pipe reading this process's
-                # output ends with it), and no warnings: the copy only answers on its pipe.
-                sys.stdout = sys.stderr = nowhere = open(os.devnull, "w")  # noqa: SIM115
-                os.dup2(nowhere.fileno(), 1)
-                os.dup2(nowhere.fileno(), 2)
+                output_to_nowhere()  # and no warnings: the copy only answers on its pipe
                 warnings.simplefilter("ignore")
                 os.close(to_write)
                 os.close(from_read)
