@@ -243,10 +243,16 @@ def output_to_nowhere() -> None:
 
 def fork() -> int:
     """os.fork(), without the DeprecationWarning Python 3.12+ gives beside other threads (raised
-    as an error under -W error, it would leave the child running untracked)."""
-    with warnings.catch_warnings():
+    as an error under -W error, it would leave the child running untracked), and with Ctrl-C
+    held back until it returns: raised inside the handlers modules register to run after a
+    fork (logging's releases its lock), KeyboardInterrupt is printed as "Exception ignored"
+    and lost, and the run went on to exit 0. The copy drops a Ctrl-C noted meanwhile."""
+    with warnings.catch_warnings(), interrupts.deferred() as noted:
         warnings.simplefilter("ignore", DeprecationWarning)
-        return os.fork()
+        pid = os.fork()
+        if pid == 0:
+            noted.clear()
+        return pid
 
 
 def ready(fd: int, event: int, deadline: float = math.inf) -> bool:

@@ -239,3 +239,30 @@ def test_a_copy_does_not_hold_the_output_pipe_of_a_killed_parent(tmp_path):
         for name in os.listdir(tmp_path):  # orphaned in their call: not the test's to leave
             with contextlib.suppress(ProcessLookupError):
                 os.kill(int(name), signal.SIGKILL)
+
+
+_CTRL_C_AFTER_FORK: list[bool] = []
+# Registered once for the test process (hooks cannot be removed); it acts only when asked to.
+os.register_at_fork(after_in_parent=lambda: _CTRL_C_AFTER_FORK and
+                    os.kill(os.getpid(), signal.SIGINT))
+
+
+def test_a_ctrl_c_in_an_after_fork_handler_is_raised_once_fork_returns():
+    """Raised inside a handler run after a fork (logging registers one), KeyboardInterrupt is
+    printed as "Exception ignored" and lost: a Ctrl-C CI sent at 1.5 s let the run exit 0. It
+    is held back and raised once fork() has returned, in this process only."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    read_end, write_end = os.pipe()
+    _CTRL_C_AFTER_FORK.append(True)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            if forked.fork() == 0:  # the copy: says who it is, and goes
+                os.write(write_end, str(os.getpid()).encode())
+                os._exit(0)
+    finally:
+        _CTRL_C_AFTER_FORK.clear()
+        signal.signal(signal.SIGINT, previous)
+        os.close(write_end)
+        with os.fdopen(read_end) as pipe:
+            copy = int(pipe.read())
+        os.waitpid(copy, 0)
