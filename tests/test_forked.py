@@ -39,6 +39,18 @@ def _kill_self() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
+def _stop_listening() -> int:
+    """Close this copy's end of its request pipe (its only read-only pipe), then answer: the
+    copy is gone by the time it is sent its next call (it fails reading the request)."""
+    for fd in map(int, os.listdir("/proc/self/fd")):
+        with contextlib.suppress(OSError):
+            flags = Path(f"/proc/self/fdinfo/{fd}").read_text().split("flags:")[1].split()[0]
+            if os.readlink(f"/proc/self/fd/{fd}").startswith("pipe:") and \
+                    int(flags, 8) & os.O_ACCMODE == os.O_RDONLY:
+                os.close(fd)
+    return 1
+
+
 def _note_pid_and_sleep(folder: Path) -> None:
     (folder / str(os.getpid())).touch()
     time.sleep(60)
@@ -94,6 +106,12 @@ def test_a_copy_killed_mid_call_is_a_one_line_error():
     assert raised.value.one_line() == (
         "a fitting process was killed (SIGKILL), most likely for lack of memory. Fix: run "
         "with --jobs 1 (one process), or give the machine more memory")
+
+
+def test_a_copy_gone_before_its_next_call_is_reported_as_lost():
+    # Sending it the call fails (no reader): that is the copy lost, not a BrokenPipeError.
+    with pytest.raises(RuntimeError, match=r"ended without its result \(exit status 1\)"):
+        list(forked.run([_stop_listening, partial(_square, 2)], 1))
 
 
 def test_stopping_early_kills_the_copies_still_working(tmp_path):

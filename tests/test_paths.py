@@ -235,6 +235,49 @@ def test_class_fold_results_do_not_depend_on_jobs(monkeypatch, fork):
         np.testing.assert_array_equal(two[penalty].coef, one[penalty].coef)
 
 
+# Run in a fresh interpreter, where nothing has imported scikit-learn yet; NO_PRELOAD=1 takes
+# out fit_paths' own import before the fork (to show the test can fail).
+_SOLVERS_AT_FORK = """
+import os, sys
+import numpy as np
+import overfitcheck.paths as engine
+from overfitcheck import forked
+from overfitcheck.splits import Fold
+
+if os.environ.get("NO_PRELOAD"):
+    engine.load_solvers = lambda: None
+loaded, fork = [], forked.fork
+
+def spy():
+    loaded.append("sklearn.linear_model" in sys.modules)
+    return fork()
+
+forked.fork = spy
+rng = np.random.default_rng(0)
+X = rng.normal(size=(60, 80))  # wider than tall: fitted fold by fold, not from a Gram
+y = X[:, 0] + rng.normal(size=60)
+rows = np.arange(60)
+folds = [Fold(rows[rows % 3 != k], rows[rows % 3 == k]) for k in range(3)]
+engine.fit_paths(X, y, "regression", 0, folds, {"l1": np.array([0.5, 0.1])}, jobs=2)
+print(loaded)
+"""
+
+
+def test_the_solvers_are_imported_once_before_the_copies_fork():
+    """A wide regression's folds fit in forked copies: scikit-learn is imported before they
+    fork, or each copy would import it for itself (over a second of CPU each)."""
+    import subprocess
+    import sys
+
+    def forks(**env: str) -> str:
+        result = subprocess.run([sys.executable, "-c", _SOLVERS_AT_FORK], capture_output=True,
+                                text=True, check=True, env={**os.environ, **env})
+        return result.stdout.strip()
+
+    assert forks() == "[True, True]"
+    assert forks(NO_PRELOAD="1") == "[False, False]"  # what the test sees without it
+
+
 def test_a_class_target_starts_no_worker_ahead_where_folds_fork(monkeypatch):
     """On Linux the folds fit in copies forked when they start: no joblib worker is started
     while the file is read (each would import scikit-learn for nothing)."""
