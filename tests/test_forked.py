@@ -40,8 +40,8 @@ def _kill_self() -> None:
 
 
 def _stop_listening() -> int:
-    """Close this copy's end of its request pipe (its only read-only pipe), then answer: the
-    copy is gone by the time it is sent its next call (it fails reading the request)."""
+    """Close every pipe this copy reads, its request pipe among them, then answer: the copy is
+    gone by the time it is sent its next call (it fails reading the request)."""
     for fd in map(int, os.listdir("/proc/self/fd")):
         with contextlib.suppress(OSError):
             flags = Path(f"/proc/self/fdinfo/{fd}").read_text().split("flags:")[1].split()[0]

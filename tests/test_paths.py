@@ -235,17 +235,15 @@ def test_class_fold_results_do_not_depend_on_jobs(monkeypatch, fork):
         np.testing.assert_array_equal(two[penalty].coef, one[penalty].coef)
 
 
-# Run in a fresh interpreter, where nothing has imported scikit-learn yet; NO_PRELOAD=1 takes
-# out fit_paths' own import before the fork (to show the test can fail).
+# Run in a fresh interpreter, where nothing has imported scikit-learn yet (with fit_paths'
+# load_solvers() before the fork taken out, it prints [False, False]).
 _SOLVERS_AT_FORK = """
-import os, sys
+import sys
 import numpy as np
 import overfitcheck.paths as engine
 from overfitcheck import forked
 from overfitcheck.splits import Fold
 
-if os.environ.get("NO_PRELOAD"):
-    engine.load_solvers = lambda: None
 loaded, fork = [], forked.fork
 
 def spy():
@@ -269,13 +267,9 @@ def test_the_solvers_are_imported_once_before_the_copies_fork():
     import subprocess
     import sys
 
-    def forks(**env: str) -> str:
-        result = subprocess.run([sys.executable, "-c", _SOLVERS_AT_FORK], capture_output=True,
-                                text=True, check=True, env={**os.environ, **env})
-        return result.stdout.strip()
-
-    assert forks() == "[True, True]"
-    assert forks(NO_PRELOAD="1") == "[False, False]"  # what the test sees without it
+    result = subprocess.run([sys.executable, "-c", _SOLVERS_AT_FORK], capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.strip() == "[True, True]"  # at each of the two copies' forks
 
 
 def test_a_class_target_starts_no_worker_ahead_where_folds_fork(monkeypatch):
