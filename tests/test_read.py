@@ -8,10 +8,12 @@ import lzma
 import os
 import zipfile
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from overfitcheck.errors import EmptyFile, InputNotFound, NotACsv
-from overfitcheck.read import read_table
+from overfitcheck.read import NA_VALUES, read_table
 
 CSV = "a,b,label\n1.5,x,yes\n2.5,y,no\n3.5,x,yes\n"
 
@@ -172,3 +174,29 @@ def test_a_hash_started_early_is_the_file_hash_and_a_changed_file_is_hashed_agai
         assert len(hashed) == before + 1
     assert read_table(str(path)).sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     digest.start(tmp_path / "missing.csv")  # not a file: nothing to hash, no error
+
+
+@pytest.mark.parametrize("turn", [0.02, 0.5, 0.98])
+def test_a_large_file_read_on_threads_types_each_column_from_all_its_values(tmp_path, turn):
+    """read_table reads a large file with pandas' threads (low_memory on, see _parse_whole);
+    the frame must be the one a whole-file typing gives (low_memory off), whichever of the
+    file's byte ranges a column turns from numbers to text in, or a quoted newline falls in.
+    (Wide rows of short fields: pandas' serial low_memory read, which its threads fall back to
+    when their ranges disagree, then types blocks of lines apart: "turned" comes out mixed.)"""
+    rng = np.random.default_rng(3)
+    n = 100_000  # about 8 MB: over pandas' 5 MB floor for threads
+    turned = rng.normal(size=n).round(4).astype(object)
+    turned[int(turn * n):] = rng.choice(["low", "high"], size=n - int(turn * n))
+    int_then_float = np.arange(n).astype(object)
+    int_then_float[int(turn * n)] = 0.5
+    note = rng.choice(["plain", "two\nlines", 'a "quote", a comma'], size=n)
+    columns = {"turned": turned, "int_then_float": int_then_float, "note": note}
+    columns |= {f"x{j}": rng.integers(0, 10, size=n) for j in range(36)}
+    path = tmp_path / "large.csv"
+    pd.DataFrame(columns).to_csv(path, index=False)
+    assert path.stat().st_size > 6 << 20
+    got = read_table(path).frame
+    expected = pd.read_csv(path, na_values=NA_VALUES, low_memory=False)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got["turned"].dtype != object and got["int_then_float"].dtype == np.float64
+    assert got.shape == (n, 39)
