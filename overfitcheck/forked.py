@@ -33,6 +33,7 @@ from typing import Any
 
 from . import interrupts
 from .errors import TooLarge
+from .memory import release_free_heap
 
 # A message's length, ahead of it on the pipe.
 HEADER_BYTES = 8
@@ -74,6 +75,7 @@ def run(calls: Sequence[Callable[[], Any]], copies: int) -> Iterator[tuple[int, 
     requests: dict[int, int] = {}  # answer fd -> request fd
     ours: list[int] = []  # this process's pipe ends, none of which a copy may keep
     parent = os.getpid()
+    release_free_heap()  # freed memory: not pages for the copies to share, then copy on write
     try:
         for _ in range(min(copies, len(calls))):
             with interrupts.deferred():  # no copy forked and not yet known to the finally below
