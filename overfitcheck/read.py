@@ -230,7 +230,7 @@ def read_range(fmt: Format, start: int, stop: int, names: list[str] | None,
         # is parsed again for, whole, as read_table would.
         frame = pd.read_csv(io.BytesIO(data), encoding=fmt.encoding,
                             **{**options, "low_memory": True}, **place)
-        if any(isinstance(d, np.dtype) and d.kind == "O" for d in frame.dtypes):
+        if _typed_apart(frame):
             frame = pd.read_csv(io.BytesIO(data), encoding=fmt.encoding, **options, **place)
     except Exception as err:  # noqa: BLE001 - any failure: the reader in order has the message
         raise CutFailed(str(err)) from err
@@ -385,12 +385,18 @@ def _parse_whole(path: str, encoding: str, options: dict) -> pd.DataFrame:
     numbers that turns to text comes out as a mix (object), which the whole file is read
     again for, with low_memory off, as read_range does for a range.
     """
-    if not PARALLEL_READ or options.get("dtype") is not None:
+    if not PARALLEL_READ:
         return pd.read_csv(path, encoding=encoding, **options)
     frame = pd.read_csv(path, encoding=encoding, **{**options, "low_memory": True})
-    if any(isinstance(d, np.dtype) and d.kind == "O" for d in frame.dtypes):
+    if _typed_apart(frame):
         frame = pd.read_csv(path, encoding=encoding, **options)
     return frame
+
+
+def _typed_apart(frame: pd.DataFrame) -> bool:
+    """Did a low_memory read type a column's blocks of lines apart (numbers, then text: the
+    column comes out as a mix of both, object)?"""
+    return any(isinstance(d, np.dtype) and d.kind == "O" for d in frame.dtypes)
 
 
 def _parse_chunks(fmt: Format, notes: list[str], options: dict, chunksize: int
