@@ -758,6 +758,22 @@ def test_float32_standardized_rows_are_standardizes_own_rounded(rows):
     assert not standardize32(np.asfortranarray(np.full((500, 3), 2.0)), train=slice(None))[3]
 
 
+def test_float32_standardized_rows_never_scale_a_column_alone(monkeypatch):
+    """With 9 columns, 4 at a time, the ninth is not standardized alone: numpy sums a lone
+    column's squares in another order (from about 9,000 rows), and its scale would then
+    differ from standardize's in the last bit."""
+    import overfitcheck.paths as paths_module
+    from overfitcheck.paths import standardize32
+
+    monkeypatch.setattr(paths_module, "SCALING_COLUMNS", 4)
+    X = np.asfortranarray(np.random.default_rng(3).normal(5.0, 2.0, (20_000, 9)))
+    Xt, mean, scale = standardize(X, slice(None))
+    X32, mean32, scale32, _ = standardize32(X, slice(None))
+    np.testing.assert_array_equal(scale32, scale)
+    np.testing.assert_array_equal(mean32, mean)
+    np.testing.assert_array_equal(X32, Xt.astype(np.float32))
+
+
 def test_learning_subsets_above_hessian_rows_fit_and_score_float32_rows(monkeypatch):
     """Above HESSIAN_ROWS rows a PLOT fit (the learning curves') reads float32 rows alone:
     they are made without a float64 copy (standardize32) and also score its training rows. The
