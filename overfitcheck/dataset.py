@@ -14,7 +14,7 @@ import pandas as pd
 from .config import Config
 from .draws import row_draws
 from .errors import BadTarget, NoFeatures, TargetNotFound, TooFewRows, UsageProblem
-from .memory import check_design
+from .memory import check_design, small_pages
 from .read import NA_VALUES, Table, read_table
 from .sample import SAMPLE_CHUNK_ROWS, SAMPLE_SALT, read_sample
 
@@ -186,6 +186,7 @@ def load_dataset(source: str | os.PathLike[str] | pd.DataFrame, config: Config) 
     # Column-major: filled a column block at a time, and fold rows taken from it keep the order
     # the solvers want (paths.take_rows).
     X = np.empty((len(y), len(names)), dtype=np.float64, order="F")
+    small_pages(X)  # written once, read a few times: see memory.small_pages
     start = 0
     for position, encoding, block_names in encoded:  # filled in place: no second copy
         X[:, start:start + len(block_names)] = encode_column(frame.iloc[:, position], encoding)

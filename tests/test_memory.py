@@ -156,3 +156,44 @@ def test_the_command_lines_heap_keeps_large_blocks_for_every_thread():
                           check=True)
     # mapped before; after, kept in the heap, which a new thread's blocks come from too
     assert done.stdout.split() == ["True", "True", "True"]
+
+
+def _vm_flags(address: int) -> set[str]:
+    """The kernel's VmFlags of the mapping holding `address` (/proc/self/smaps)."""
+    inside = False
+    with open("/proc/self/smaps") as smaps:
+        for line in smaps:
+            head = line.split()[0]
+            if "-" in head and not head.endswith(":"):
+                low, high = (int(x, 16) for x in head.split("-"))
+                inside = low <= address < high
+            elif inside and head == "VmFlags:":
+                return set(line.split()[1:])
+    raise AssertionError(f"no mapping holds {address:#x}")
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="Linux's /proc")
+def test_a_design_written_once_is_kept_off_huge_pages():
+    """small_pages marks a fresh array's memory 'no huge pages' (nh), where numpy asked for
+    them (hg)."""
+    from overfitcheck.memory import small_pages
+
+    big = np.empty((1_000_000, 4), order="F")
+    middle = big.__array_interface__["data"][0] + big.nbytes // 2
+    small_pages(big)
+    assert "nh" in _vm_flags(middle) and "hg" not in _vm_flags(middle)
+    big[:] = 1.0  # still an ordinary array
+    assert big.sum() == 4_000_000
+
+
+def test_load_dataset_gives_the_design_small_pages(monkeypatch):
+    from pathlib import Path
+
+    import overfitcheck.dataset as dataset_module
+    from overfitcheck.config import Config
+
+    seen = []
+    monkeypatch.setattr(dataset_module, "small_pages", lambda a: seen.append(a.shape))
+    data = dataset_module.load_dataset(Path(__file__).parent / "data" / "penguins.csv",
+                                       Config(target="species"))
+    assert seen == [data.X.shape]
