@@ -104,13 +104,13 @@ def small_pages(array) -> None:
     """Linux only: back a fresh array's memory with 4 kB pages, not the transparent huge pages
     numpy asks for (MADV_HUGEPAGE on every block of 4 MB or more). Call it before the first
     write. For an array written once and read a few times, as the design a class target's
-    file is encoded into: its huge pages come whole from free memory the kernel may have to
-    make and the hypervisor fill in on first touch, where small pages come from memory this
-    process just freed. The 200k binary benchmark file from the command line, from the design's
-    size check to the dataset built (encoding every column into it), 4 pairs in alternation:
-    0.23-0.31 s against 0.35-0.52 s with huge pages. Arrays the solvers read hundreds of times
-    keep numpy's advice: a Newton pass over 160,000 x 132 float32 rows took 10-15% longer on
-    small pages."""
+    file is encoded into. On these machines, huge pages fresh to a process were slow to fault
+    in: filling a new 211 MB array took 0.42-0.48 s on them the first time, 0.04-0.08 s on huge
+    pages the process had just freed and 0.10 s on small pages. The 200k binary benchmark file
+    from the command line, from the design's size check to the dataset built (encoding every
+    column into it), 4 pairs in alternation: 0.23-0.31 s against 0.35-0.52 s with huge pages.
+    Arrays the solvers read hundreds of times keep numpy's advice: a Newton pass over
+    160,000 x 132 float32 rows took 10-15% longer on small pages."""
     advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
     if advice is None or array.nbytes < 1 << 22:
         return
