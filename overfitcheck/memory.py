@@ -112,7 +112,7 @@ def small_pages(array) -> None:
     Arrays the solvers read hundreds of times keep numpy's advice: a Newton pass over
     160,000 x 132 float32 rows took 10-15% longer on small pages."""
     advice = getattr(mmap, "MADV_NOHUGEPAGE", None)
-    if advice is None or array.nbytes < 1 << 22:
+    if advice is None or array.nbytes < 1 << 22:  # numpy advises huge pages from 4 MB
         return
     start = array.__array_interface__["data"][0]
     low = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
